@@ -1,0 +1,216 @@
+"""The composition root: builds every part once, hands each only what it uses, runs the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.gateway import FatalGatewayError, MatrixGateway
+from bot.i18n import Translations
+from bot.intake import Hooks, Intake
+from bot.membership import Membership
+from bot.messages import MessageRenderer, notice_content
+from bot.outbox import Outbox, SentHook, run_forever
+from bot.room_settings import resolve
+from bot.router import Command, RateLimiter, Registry, Router
+from bot.sync import SyncLoop
+from bot.timers import TaskKind, Timers
+from storage.db import Database, DatabaseTooNewError
+from storage.models import ScheduledTask
+from storage.rooms import RoomSettingsRepository
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_SECONDS = 8.0  # under Docker's 10 s grace period
+
+
+@dataclass
+class Services:
+    """What features may use. Built once by the App."""
+
+    config: Config
+    database: Database
+    clock: Clock
+    outbox: Outbox
+    timers: Timers
+    renderer: MessageRenderer
+    translations: Translations
+    gateway: MatrixGateway
+
+
+@dataclass
+class Feature:
+    """What a feature adds to the bot: commands, event hooks, task kinds, send hooks."""
+
+    commands: list[Command] = field(default_factory=list)
+    hooks: Hooks = field(default_factory=Hooks)
+    task_kinds: list[TaskKind] = field(default_factory=list)
+    sent_hooks: list[tuple[str, SentHook]] = field(default_factory=list)
+
+
+def build_features(services: Services, registry: Callable[[], Registry]) -> list[Feature]:
+    """Every feature of the bot, in the order help lists their commands."""
+    from handlers import help as help_feature
+    from handlers import settings as settings_feature
+
+    prefix = services.config.bot.command_prefix
+    return [
+        Feature(commands=help_feature.commands(registry, prefix)),
+        Feature(commands=settings_feature.commands()),
+    ]
+
+
+class App:
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT. Returns the process exit code."""
+        config = self.config
+        config.data_path.mkdir(parents=True, exist_ok=True)
+        database = Database.from_url(config.database_url)
+        try:
+            database.migrate()
+        except DatabaseTooNewError as error:
+            log.error("%s", error)
+            return 2
+        gateway = MatrixGateway(
+            config.matrix.homeserver, config.matrix.user_id, config.matrix.device_name
+        )
+        try:
+            await gateway.login(
+                config.data_path,
+                password=config.matrix.password,
+                access_token=config.matrix.access_token,
+            )
+        except FatalGatewayError as error:
+            log.error("%s", error)
+            await gateway.close()
+            return 2
+        try:
+            return await self._serve(database, gateway)
+        finally:
+            await gateway.close()
+            database.close()
+
+    async def _serve(self, database: Database, gateway: MatrixGateway) -> int:
+        config, clock = self.config, self.clock
+        translations = Translations()
+        renderer = MessageRenderer(translations, config.data_path / "templates")
+        outbox = Outbox(database, gateway, clock)
+        timers = Timers(database, clock)
+        services = Services(
+            config, database, clock, outbox, timers, renderer, translations, gateway
+        )
+        registry_box: list[Registry] = []
+        features = build_features(services, lambda: registry_box[0])
+        hooks = Hooks()
+        commands: list[Command] = []
+        for feature in features:
+            commands.extend(feature.commands)
+            hooks.messages += feature.hooks.messages
+            hooks.reactions += feature.hooks.reactions
+            hooks.redactions += feature.hooks.redactions
+            hooks.edits += feature.hooks.edits
+            hooks.polls += feature.hooks.polls
+            for kind in feature.task_kinds:
+                timers.register(kind)
+            for prefix, hook in feature.sent_hooks:
+                outbox.on_sent(prefix, hook)
+        registry_box.append(Registry(commands))
+        router = Router(
+            registry_box[0], config.bot.command_prefix, RateLimiter(config.bot.commands_per_minute)
+        )
+        timers.report_missed = lambda session, room_id, tasks: self._report_missed(
+            session, room_id, tasks, services
+        )
+        intake = Intake(
+            bot_user_id=config.matrix.user_id,
+            database=database,
+            clock=clock,
+            defaults=config.bot,
+            router=router,
+            hooks=hooks,
+            translations=translations,
+            renderer=renderer,
+            outbox=outbox,
+            timers=timers,
+            power_level=gateway.power_level,
+            display_name=gateway.display_name,
+        )
+        membership = Membership(
+            gateway=gateway,
+            database=database,
+            timers=timers,
+            clock=clock,
+            allowed_inviters=config.bot.allowed_inviters,
+            can_encrypt=False,
+        )
+        sync = SyncLoop(
+            gateway=gateway, database=database, intake=intake, membership=membership, clock=clock
+        )
+        self._install_signal_handlers()
+        sync_task = asyncio.create_task(sync.run(), name="sync")
+        outbox_task = asyncio.create_task(run_forever(outbox.run, "outbox"), name="outbox")
+        timers.start()
+        log.info("Concerto is running as %s", config.matrix.user_id)
+        stop_task = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait({sync_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        exit_code = 0
+        if sync_task in done and sync_task.exception() is not None:
+            error = sync_task.exception()
+            if isinstance(error, FatalGatewayError):
+                log.error("%s", error)
+            else:
+                log.error("sync stopped unexpectedly", exc_info=error)
+            exit_code = 2
+        log.info("stopping")
+        sync.stop()
+        timers.shutdown()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(sync_task), timeout=SHUTDOWN_SECONDS / 2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(outbox.wait_idle(), timeout=SHUTDOWN_SECONDS / 2)
+        for task in (sync_task, outbox_task, stop_task):
+            task.cancel()
+        await asyncio.gather(sync_task, outbox_task, stop_task, return_exceptions=True)
+        return exit_code
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.request_stop)
+
+    def _report_missed(
+        self, session: Session, room_id: str, tasks: list[ScheduledTask], services: Services
+    ) -> None:
+        """One message per room listing what fell due too long ago to be sent late."""
+        room = resolve(room_id, RoomSettingsRepository(session).get(room_id), self.config.bot)
+        lines = []
+        for task in tasks:
+            kind = services.timers.kinds.get(task.kind)
+            if kind is not None:
+                lines.append(kind.describe_missed(task, room.language))
+        if not lines:
+            return
+        rendered = services.renderer.render("missed_tasks", room.language, lines=lines)
+        services.outbox.enqueue(
+            session,
+            key=f"missed:{min(t.id or 0 for t in tasks)}:{max(t.id or 0 for t in tasks)}",
+            room_id=room_id,
+            content=notice_content(rendered),
+        )

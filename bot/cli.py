@@ -1,0 +1,76 @@
+"""The `concerto` command: run, check-config, sandbox, export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, load_config
+from bot.logs import setup_logging
+
+
+def _config_path(value: str | None) -> Path:
+    return Path(value or os.environ.get("CONCERTO_CONFIG") or "config.toml")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import App
+
+    try:
+        config = load_config(_config_path(args.config))
+    except ConfigError as error:
+        print("Configuration problems:\n" + str(error), file=sys.stderr)
+        return 1
+    setup_logging(
+        config.logging.level,
+        config.logging.format,
+        [config.matrix.password, config.matrix.access_token],
+    )
+    return asyncio.run(App(config).run())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = _config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(f"{path}: {len(error.problems)} problem(s):")
+        for problem in error.problems:
+            print(f"  - {problem}")
+        return 1
+    print(f"{path}: configuration is valid.\n{config.summary()}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox import run_sandbox
+
+    return run_sandbox(Path(args.dir), port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="concerto", description="Concerto Matrix bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("--config", "-c", help="configuration file (default config.toml)")
+    run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check-config", help="validate the configuration")
+    check.add_argument("--config", "-c", help="configuration file (default config.toml)")
+    check.set_defaults(func=cmd_check_config)
+    sandbox = sub.add_parser("sandbox", help="try Concerto on a throwaway local homeserver")
+    sandbox.add_argument("--dir", default=".sandbox", help="working folder (default .sandbox)")
+    sandbox.add_argument("--port", type=int, default=8008, help="homeserver port (default 8008)")
+    sandbox.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

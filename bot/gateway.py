@@ -1,0 +1,321 @@
+"""The Matrix gateway: the only module that talks to matrix-nio.
+
+It turns nio's returned error objects into exceptions the runtime can act on (retry later,
+give up, stop the bot), and refuses by construction to send plaintext into an encrypted room.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import nio
+from nio import Api
+
+log = logging.getLogger(__name__)
+
+CREDENTIALS_FILE = "credentials.json"
+PERMANENT_ERRORS = {
+    "M_FORBIDDEN",
+    "M_TOO_LARGE",
+    "M_BAD_JSON",
+    "M_NOT_JSON",
+    "M_INVALID_PARAM",
+    "M_NOT_FOUND",
+    "M_UNKNOWN",
+    "M_BAD_STATE",
+}
+
+
+class FatalGatewayError(RuntimeError):
+    """The bot cannot go on (rejected token, wrong account): stop with this message."""
+
+
+class SendError(Exception):
+    """A send failed. ``retry_after`` (seconds) is set when the server asked us to wait."""
+
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class TransientError(Exception):
+    """The homeserver is unreachable or overloaded: try again later."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    homeserver: str
+    user_id: str
+    device_id: str
+    access_token: str
+
+
+def load_credentials(data_dir: Path) -> Credentials | None:
+    path = data_dir / CREDENTIALS_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Credentials(**{key: data[key] for key in Credentials.__dataclass_fields__})
+
+
+def save_credentials(data_dir: Path, credentials: Credentials) -> None:
+    """Written owner-only: the access token is as good as the password."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / CREDENTIALS_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(credentials.__dict__, handle)
+    tmp.replace(path)
+
+
+def _error_code(response: Any) -> str:
+    return str(getattr(response, "status_code", "") or "")
+
+
+class MatrixGateway:
+    def __init__(self, homeserver: str, user_id: str, device_name: str) -> None:
+        config = nio.AsyncClientConfig(
+            max_limit_exceeded=0,  # we honour 429s ourselves, with our own bookkeeping
+            max_timeouts=0,  # connection errors come back to us at once
+            request_timeout=60,
+            store_sync_tokens=False,
+            encryption_enabled=False,
+        )
+        self.client = nio.AsyncClient(homeserver, user_id, config=config)
+        self.user_id = user_id
+        self.device_name = device_name
+        self._creators: dict[str, frozenset[str]] = {}
+
+    # --- session -----------------------------------------------------------------------
+
+    async def login(self, data_dir: Path, *, password: str, access_token: str) -> Credentials:
+        """Reuse the stored session, or log in once and store it (no new device per start)."""
+        stored = load_credentials(data_dir)
+        if stored is not None and stored.user_id == self.user_id:
+            self.client.restore_login(stored.user_id, stored.device_id, stored.access_token)
+            await self._check_token(stored.device_id)
+            return stored
+        if access_token:
+            self.client.access_token = access_token
+            whoami = await self._whoami()
+            credentials = Credentials(
+                self.client.homeserver, self.user_id, whoami.device_id or "", access_token
+            )
+            self.client.restore_login(self.user_id, credentials.device_id, access_token)
+        elif password:
+            response = await self.client.login(password=password, device_name=self.device_name)
+            if not isinstance(response, nio.LoginResponse):
+                raise FatalGatewayError(
+                    f"login failed for {self.user_id}: {response.message} "
+                    "(check matrix.user_id and CONCERTO_MATRIX_PASSWORD)"
+                )
+            credentials = Credentials(
+                self.client.homeserver, self.user_id, response.device_id, response.access_token
+            )
+        else:
+            raise FatalGatewayError(
+                "no stored session and no credentials: set CONCERTO_MATRIX_PASSWORD "
+                "(or CONCERTO_MATRIX_ACCESS_TOKEN) for the first start"
+            )
+        save_credentials(data_dir, credentials)
+        log.info("logged in as %s on device %s", self.user_id, credentials.device_id)
+        return credentials
+
+    async def _whoami(self) -> nio.WhoamiResponse:
+        try:
+            response = await self.client.whoami()
+        except Exception as error:  # connection refused, DNS…: say where we tried
+            raise FatalGatewayError(
+                f"cannot reach the homeserver {self.client.homeserver}: {error}"
+            ) from None
+        if isinstance(response, nio.WhoamiError):
+            raise FatalGatewayError(
+                f"the homeserver rejected the stored access token ({response.status_code}): "
+                f"delete {CREDENTIALS_FILE} in the data dir and start again with "
+                "CONCERTO_MATRIX_PASSWORD set"
+            )
+        if response.user_id != self.user_id:
+            raise FatalGatewayError(
+                f"the access token belongs to {response.user_id}, not {self.user_id}"
+            )
+        return response
+
+    async def _check_token(self, device_id: str) -> None:
+        whoami = await self._whoami()
+        if whoami.device_id and whoami.device_id != device_id:
+            raise FatalGatewayError(
+                f"stored device {device_id} does not match the token's device {whoami.device_id}"
+            )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # --- sync --------------------------------------------------------------------------
+
+    async def upload_filter(self, definition: dict[str, Any]) -> str:
+        response = await self.client.upload_filter(
+            presence=definition.get("presence"),
+            account_data=definition.get("account_data"),
+            room=definition.get("room"),
+        )
+        if isinstance(response, nio.UploadFilterResponse):
+            return str(response.filter_id)
+        raise TransientError(f"filter upload failed: {response}")
+
+    async def sync(
+        self, *, since: str | None, timeout_ms: int, sync_filter: str | None, full_state: bool
+    ) -> nio.SyncResponse:
+        try:
+            response = await self.client.sync(
+                timeout=timeout_ms, since=since, sync_filter=sync_filter, full_state=full_state
+            )
+        except (TimeoutError, OSError, nio.TransportError) as error:
+            raise TransientError(f"sync failed: {error!r}") from None
+        except Exception as error:
+            if "ClientConnection" in type(error).__name__ or "Timeout" in type(error).__name__:
+                raise TransientError(f"sync failed: {error!r}") from None
+            raise
+        if isinstance(response, nio.SyncResponse):
+            return response
+        if _error_code(response) == "M_UNKNOWN_TOKEN" and not response.soft_logout:
+            raise FatalGatewayError(
+                "the homeserver no longer accepts the bot's access token (logged out?): "
+                f"delete {CREDENTIALS_FILE} in the data dir and start again with a password"
+            )
+        raise TransientError(f"sync error: {response}")
+
+    async def messages_between(
+        self, room_id: str, *, start: str, end: str, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Raw events between two sync tokens, oldest first (fills ``limited`` timeline gaps)."""
+        collected: list[dict[str, Any]] = []
+        token = start
+        for _page in range(100):  # bounded: 10,000 events per gap is far beyond a burst
+            response = await self.client.room_messages(
+                room_id, start=token, end=end, direction=nio.MessageDirection.back, limit=limit
+            )
+            if not isinstance(response, nio.RoomMessagesResponse):
+                raise TransientError(f"backfill failed in {room_id}: {response}")
+            collected.extend(event.source for event in response.chunk)
+            if not response.chunk or not response.end or response.end == token:
+                break
+            token = response.end
+        collected.reverse()
+        return collected
+
+    # --- sending -----------------------------------------------------------------------
+
+    def is_encrypted(self, room_id: str) -> bool:
+        room = self.client.rooms.get(room_id)
+        return bool(room and room.encrypted)
+
+    async def send(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> str:
+        if self.is_encrypted(room_id) and self.client.olm is None:
+            # nio would silently send plaintext here: never let that happen.
+            raise SendError("refusing to send plaintext into an encrypted room", permanent=True)
+        try:
+            response = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
+        except (TimeoutError, OSError, nio.TransportError) as error:
+            raise SendError(f"connection problem: {error!r}", permanent=False) from None
+        except Exception as error:
+            if "ClientConnection" in type(error).__name__ or "Timeout" in type(error).__name__:
+                raise SendError(f"connection problem: {error!r}", permanent=False) from None
+            raise
+        if isinstance(response, nio.RoomSendResponse):
+            return str(response.event_id)
+        code = _error_code(response)
+        if code == "M_LIMIT_EXCEEDED" or code == "429":
+            retry_after = (response.retry_after_ms or 1000) / 1000
+            raise SendError("rate limited", permanent=False, retry_after=retry_after)
+        raise SendError(f"{code}: {response.message}", permanent=code in PERMANENT_ERRORS)
+
+    async def upload(self, data: bytes, *, content_type: str, filename: str) -> str:
+        response, _keys = await self.client.upload(
+            io.BytesIO(data), content_type=content_type, filename=filename, filesize=len(data)
+        )
+        if isinstance(response, nio.UploadResponse):
+            return str(response.content_uri)
+        raise SendError(f"upload failed: {response}", permanent=False)
+
+    # --- rooms -------------------------------------------------------------------------
+
+    async def join(self, room_id: str) -> bool:
+        response = await self.client.join(room_id)
+        if isinstance(response, nio.JoinResponse):
+            return True
+        log.warning("could not join: %s", response, extra={"room_id": room_id})
+        return False
+
+    async def leave(self, room_id: str, reason: str | None = None) -> None:
+        """Leave a room or reject an invite, with a reason people can read."""
+        method, path = Api.room_leave(self.client.access_token, room_id)
+        body = Api.to_json({"reason": reason} if reason else {})
+        response = await self.client._send(nio.RoomLeaveResponse, method, path, body)
+        if isinstance(response, nio.ErrorResponse):
+            log.warning("could not leave: %s", response, extra={"room_id": room_id})
+        await self.client.room_forget(room_id)
+
+    async def joined_member_ids(self, room_id: str) -> list[str]:
+        response = await self.client.joined_members(room_id)
+        if isinstance(response, nio.JoinedMembersResponse):
+            return [member.user_id for member in response.members]
+        raise TransientError(f"joined_members failed: {response}")
+
+    def display_name(self, room_id: str, user_id: str) -> str:
+        room = self.client.rooms.get(room_id)
+        if room is not None:
+            user = room.users.get(user_id)
+            if user is not None and user.display_name:
+                return str(user.display_name)
+        return user_id
+
+    async def power_level(self, room_id: str, user_id: str) -> float:
+        """The user's power level from current room state; v12 creators are above everyone."""
+        if user_id in await self._room_creators(room_id):
+            return float("inf")
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return 0
+        levels = room.power_levels
+        return float(levels.users.get(user_id, levels.defaults.users_default))
+
+    async def _room_creators(self, room_id: str) -> frozenset[str]:
+        """Creators hold unlimited power in room version 12+ (nio does not know this yet)."""
+        if room_id in self._creators:
+            return self._creators[room_id]
+        create = await self._get_json(
+            f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/state/m.room.create/?format=event"
+        )
+        if create is None:
+            return frozenset()  # not cached: ask again next time
+        content: dict[str, Any] = create.get("content") or {}
+        version = str(content.get("room_version", "1"))
+        creators: frozenset[str] = frozenset()
+        if version.isdigit() and int(version) >= 12:
+            candidates = [create.get("sender"), *(content.get("additional_creators") or [])]
+            creators = frozenset(c for c in candidates if isinstance(c, str) and c)
+        self._creators[room_id] = creators
+        return creators
+
+    async def _get_json(self, path: str) -> dict[str, Any] | None:
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        try:
+            response = await self.client.send("GET", path, headers=headers)
+            if response.status != 200:
+                return None
+            data = await response.json()
+        except Exception as error:
+            log.warning("GET %s failed: %r", path.split("?")[0], error)
+            return None
+        return data if isinstance(data, dict) else None

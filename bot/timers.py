@@ -1,0 +1,200 @@
+"""Timers over database rows: APScheduler 3.x only wakes the bot; the task table is the truth.
+
+A feature registers a task kind with a ``fire`` coroutine. When a task falls due, the row is
+re-read (it may have been cancelled), ``fire`` runs inside a transaction that also marks the
+task done, and whatever it sends goes through the outbox under a key derived from the task, so
+a crash at any point can neither lose the task nor send it twice.
+
+After downtime: a task less than ``GRACE`` late fires late (``TaskRun.late`` tells the feature
+to say so); older ones are marked missed and listed once per room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import event
+from sqlmodel import Session
+
+from bot.clock import Clock
+from storage.db import Database
+from storage.models import ScheduledTask
+from storage.tasks import TaskRepository
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(hours=1)
+
+
+@dataclass
+class TaskRun:
+    task: ScheduledTask
+    session: Session
+    late: timedelta
+
+    @property
+    def is_late(self) -> bool:
+        return self.late > timedelta(seconds=60)
+
+
+FireFn = Callable[[TaskRun], Awaitable[None]]
+MissedReporter = Callable[[Session, str, list[ScheduledTask]], None]
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    name: str
+    fire: FireFn
+    describe_missed: Callable[[ScheduledTask, str], str]
+
+
+class Timers:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
+        self.clock = clock
+        self.kinds: dict[str, TaskKind] = {}
+        self.report_missed: MissedReporter | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+
+    def register(self, kind: TaskKind) -> None:
+        self.kinds[kind.name] = kind
+
+    # --- writing tasks (inside the caller's transaction) ---------------------------------
+
+    def add(
+        self,
+        session: Session,
+        *,
+        key: str,
+        kind: str,
+        room_id: str,
+        due_at: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> ScheduledTask:
+        if kind not in self.kinds:
+            raise ValueError(f"unknown task kind {kind!r}")
+        task = TaskRepository(session).add(
+            key=key,
+            kind=kind,
+            room_id=room_id,
+            due_at=due_at,
+            now=self.clock.now(),
+            payload=payload,
+        )
+        self._after_commit(session, lambda: self._schedule(task))
+        return task
+
+    def cancel(self, session: Session, key_prefix: str) -> list[ScheduledTask]:
+        tasks = TaskRepository(session).cancel_prefix(key_prefix, self.clock.now())
+        self._after_commit(session, lambda: self._unschedule_all(tasks))
+        return tasks
+
+    def cancel_room(self, session: Session, room_id: str) -> list[ScheduledTask]:
+        tasks = TaskRepository(session).cancel_room(room_id, self.clock.now())
+        self._after_commit(session, lambda: self._unschedule_all(tasks))
+        return tasks
+
+    def _after_commit(self, session: Session, action: Callable[[], object]) -> None:
+        event.listen(session, "after_commit", lambda _session: action(), once=True)
+
+    # --- scheduling ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the scheduler and rebuild every pending task from the database."""
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._scheduler.start()
+        self.rebuild()
+
+    def shutdown(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def rebuild(self) -> None:
+        now = self.clock.now()
+        missed: dict[str, list[ScheduledTask]] = {}
+        with self.database.session() as session:
+            repository = TaskRepository(session)
+            for task in repository.list_pending():
+                if now - task.due_at > GRACE:
+                    assert task.id is not None
+                    repository.mark(task.id, "missed", now)
+                    missed.setdefault(task.room_id, []).append(task)
+                else:
+                    self._schedule(task)
+            if self.report_missed is not None:
+                for room_id, tasks in missed.items():
+                    self.report_missed(session, room_id, tasks)
+        if missed:
+            log.info("marked %d tasks as missed", sum(len(t) for t in missed.values()))
+
+    def _schedule(self, task: ScheduledTask) -> None:
+        if self._scheduler is None or task.id is None:
+            return
+        self._scheduler.add_job(
+            self.fire,
+            trigger=DateTrigger(run_date=task.due_at),
+            args=[task.id],
+            id=f"task:{task.id}",
+            name=task.key,
+            replace_existing=True,
+            misfire_grace_time=None,  # late is decided by our own policy, never dropped here
+            coalesce=False,
+        )
+
+    def _unschedule_all(self, tasks: list[ScheduledTask]) -> None:
+        if self._scheduler is None:
+            return
+        for task in tasks:
+            job = self._scheduler.get_job(f"task:{task.id}")
+            if job is not None:
+                job.remove()
+
+    # --- firing --------------------------------------------------------------------------
+
+    async def fire(self, task_id: int) -> None:
+        """Run one task if it is still pending; mark it done in the same transaction."""
+        try:
+            await self._fire(task_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("task %s failed", task_id, extra={"job": str(task_id)})
+
+    async def _fire(self, task_id: int) -> None:
+        with self.database.session() as session:
+            task = TaskRepository(session).get(task_id)
+            if task is None or task.status != "pending":
+                return
+            early = (task.due_at - self.clock.now()).total_seconds()
+        if early > 0:  # a timer may wake a little early: never act before the due time
+            await asyncio.sleep(early)
+        with self.database.session() as session:
+            repository = TaskRepository(session)
+            task = repository.get(task_id)
+            if task is None or task.status != "pending":
+                return
+            kind = self.kinds.get(task.kind)
+            if kind is None:
+                log.error("no handler for task kind %s", task.kind, extra={"job": task.key})
+                return
+            late = max(timedelta(0), self.clock.now() - task.due_at)
+            await kind.fire(TaskRun(task=task, session=session, late=late))
+            repository.mark(task_id, "done", self.clock.now())
+        log.info("task fired", extra={"job": task.key, "room_id": task.room_id})
+
+    async def fire_due(self) -> int:
+        """Fire every pending task already due (tests and catch-up use this directly)."""
+        now = self.clock.now()
+        with self.database.session() as session:
+            due = [t.id for t in TaskRepository(session).list_pending() if t.due_at <= now]
+        for task_id in due:
+            assert task_id is not None
+            await self._fire(task_id)
+        return len(due)

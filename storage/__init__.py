@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, one repository per aggregate, Alembic migrations."""

@@ -1,0 +1,95 @@
+"""The outbox: logical messages with stable transaction IDs, sent once and only once."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from storage.models import OutboxMessage
+
+
+def transaction_id(key: str) -> str:
+    """A transaction ID derived from the message key: the same key always maps to the same ID."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return f"concerto.{digest}"
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_by_key(self, key: str) -> OutboxMessage | None:
+        return self.session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
+
+    def add(
+        self, *, key: str, room_id: str, event_type: str, content: dict[str, Any], now: datetime
+    ) -> OutboxMessage | None:
+        """Queue a message unless one with this key exists (then nothing is added: idempotent)."""
+        if self.get_by_key(key) is not None:
+            return None
+        row = OutboxMessage(
+            key=key,
+            room_id=room_id,
+            event_type=event_type,
+            content=content,
+            txn_id=transaction_id(key),
+            next_attempt_at=now,
+            created_at=now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def list_due(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+        statement = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(col(OutboxMessage.id))
+            .limit(limit)
+        )
+        return list(self.session.exec(statement))
+
+    def next_due_at(self) -> datetime | None:
+        statement = (
+            select(OutboxMessage.next_attempt_at)
+            .where(OutboxMessage.status == "pending")
+            .order_by(col(OutboxMessage.next_attempt_at))
+            .limit(1)
+        )
+        return self.session.exec(statement).first()
+
+    def pending_count(self) -> int:
+        return len(
+            list(
+                self.session.exec(select(OutboxMessage.id).where(OutboxMessage.status == "pending"))
+            )
+        )
+
+    def mark_sent(self, message_id: int, event_id: str, now: datetime) -> None:
+        row = self.session.get(OutboxMessage, message_id)
+        if row is not None:
+            row.status, row.event_id, row.sent_at = "sent", event_id, now
+
+    def mark_retry(self, message_id: int, error: str, retry_at: datetime) -> None:
+        row = self.session.get(OutboxMessage, message_id)
+        if row is not None:
+            row.attempts += 1
+            row.last_error = error[:500]
+            row.next_attempt_at = retry_at
+
+    def mark_failed(self, message_id: int, error: str) -> None:
+        row = self.session.get(OutboxMessage, message_id)
+        if row is not None:
+            row.status, row.last_error = "failed", error[:500]
+            row.attempts += 1
+
+    def list_for_room(self, room_id: str) -> list[OutboxMessage]:
+        statement = (
+            select(OutboxMessage)
+            .where(OutboxMessage.room_id == room_id)
+            .order_by(col(OutboxMessage.id))
+        )
+        return list(self.session.exec(statement))

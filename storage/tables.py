@@ -1,0 +1,9 @@
+"""Imports every table module so SQLModel.metadata knows the whole schema."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401
+
+metadata = SQLModel.metadata

@@ -1,0 +1,85 @@
+"""Scheduled tasks: reminders, poll closings and digests that fall due at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from storage.models import ScheduledTask
+
+
+class TaskRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, task_id: int) -> ScheduledTask | None:
+        return self.session.get(ScheduledTask, task_id)
+
+    def get_by_key(self, key: str) -> ScheduledTask | None:
+        return self.session.exec(select(ScheduledTask).where(ScheduledTask.key == key)).first()
+
+    def add(
+        self,
+        *,
+        key: str,
+        kind: str,
+        room_id: str,
+        due_at: datetime,
+        now: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> ScheduledTask:
+        """Add a task, or return the existing one with this key (keys are unique)."""
+        existing = self.get_by_key(key)
+        if existing is not None:
+            return existing
+        task = ScheduledTask(
+            key=key,
+            kind=kind,
+            room_id=room_id,
+            due_at=due_at,
+            created_at=now,
+            payload=payload or {},
+        )
+        self.session.add(task)
+        self.session.flush()
+        return task
+
+    def list_pending(self) -> list[ScheduledTask]:
+        statement = (
+            select(ScheduledTask)
+            .where(ScheduledTask.status == "pending")
+            .order_by(col(ScheduledTask.due_at))
+        )
+        return list(self.session.exec(statement))
+
+    def list_for_room(self, room_id: str, *, kind: str | None = None) -> list[ScheduledTask]:
+        statement = select(ScheduledTask).where(ScheduledTask.room_id == room_id)
+        if kind:
+            statement = statement.where(ScheduledTask.kind == kind)
+        return list(self.session.exec(statement.order_by(col(ScheduledTask.due_at))))
+
+    def mark(self, task_id: int, status: str, now: datetime) -> None:
+        task = self.session.get(ScheduledTask, task_id)
+        if task is not None:
+            task.status, task.done_at = status, now
+
+    def cancel_prefix(self, key_prefix: str, now: datetime) -> list[ScheduledTask]:
+        """Cancel every pending task whose key starts with this prefix (e.g. ``reminder:E7:``)."""
+        statement = select(ScheduledTask).where(
+            col(ScheduledTask.key).startswith(key_prefix), ScheduledTask.status == "pending"
+        )
+        tasks = list(self.session.exec(statement))
+        for task in tasks:
+            task.status, task.done_at = "cancelled", now
+        return tasks
+
+    def cancel_room(self, room_id: str, now: datetime) -> list[ScheduledTask]:
+        statement = select(ScheduledTask).where(
+            ScheduledTask.room_id == room_id, ScheduledTask.status == "pending"
+        )
+        tasks = list(self.session.exec(statement))
+        for task in tasks:
+            task.status, task.done_at = "cancelled", now
+        return tasks
