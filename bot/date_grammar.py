@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import Literal
 
-# Readable names for the regex building blocks; re.ASCII makes \d mean 0-9 and \b ASCII-only,
-# which is right once accents are gone (and keeps exotic digits from reaching int()).
+# re.ASCII makes \d mean 0-9 and \b ASCII-only, which is right once accents are gone (and keeps
+# other scripts' digits from reaching int()).
 _FLAGS = re.ASCII
 
 ErrorKind = Literal["invalid_time", "invalid_day", "invalid_month", "conflict"]
@@ -234,7 +234,7 @@ _JOINED_TERMS = rf"{_TERM_UNNAMED}(?:{_TERM_JOINER}{_TERM_UNNAMED})*"
 
 
 def _relative(match: re.Match[str], phrase: Phrase) -> None:
-    """ "dans 3 jours", "in 2 hours", "dans 1 jour et 2 heures"."""
+    """A delay from now: "dans 3 jours", "in 2 hours", "dans 1 jour et 2 heures"."""
     total = Duration()
     for term in TERM.finditer(match["terms"]):
         total = total + term_duration(term)
@@ -256,12 +256,8 @@ def _calendar(day: str, month: int, year: str | None) -> CalendarDate:
     return CalendarDate(int(day), month, full_year)
 
 
-def _iso_date(match: re.Match[str], phrase: Phrase) -> None:
-    phrase.set("calendar", _calendar(match["day"], int(match["month"]), match["year"]))
-
-
 def _numeric_date(match: re.Match[str], phrase: Phrase) -> None:
-    # Always day/month (French order), never month/day.
+    """A numeric date ("2027-06-30", "30/06"); each rule names its groups, so sets the order."""
     phrase.set("calendar", _calendar(match["day"], int(match["month"]), match["year"]))
 
 
@@ -275,7 +271,7 @@ def _day_word(match: re.Match[str], phrase: Phrase) -> None:
 
 
 def _this_part_of_day(match: re.Match[str], phrase: Phrase) -> None:
-    """ "ce soir", "cet après-midi", "ce midi", "this evening", "tonight": today, with a time."""
+    """Today, at a part of the day: "ce soir", "cet après-midi", "ce midi", "tonight"."""
     phrase.set("day_shift", 0)
     word = "soir" if match["tonight"] else re.sub(r"\s+", " ", match["part"])
     if word in NAMED_TIMES:
@@ -315,20 +311,20 @@ def _clock(hour: int, minute: int, second: int, meridiem: str | None, raw: str) 
 
 
 def _colon_time(match: re.Match[str], phrase: Phrase) -> None:
-    """ "9:30", "23:59:00", "5:30 pm"."""
+    """A time with a colon: "9:30", "23:59:00", "5:30 pm"."""
     second = int(match["second"] or 0)
     clock = _clock(int(match["hour"]), int(match["minute"]), second, match["meridiem"], match[0])
     phrase.set("clock", clock)
 
 
 def _h_time(match: re.Match[str], phrase: Phrase) -> None:
-    """ "9h30", "14h", "14 h 30", "14 heures"."""
+    """A French time: "9h30", "14h", "14 h 30", "14 heures"."""
     clock = _clock(int(match["hour"]), int(match["minute"] or 0), 0, None, match[0].strip())
     phrase.set("clock", clock)
 
 
 def _meridiem_time(match: re.Match[str], phrase: Phrase) -> None:
-    """ "5pm", "12am"."""
+    """An English hour: "5pm", "12am"."""
     phrase.set("clock", _clock(int(match["hour"]), 0, 0, match["meridiem"], match[0]))
 
 
@@ -340,12 +336,12 @@ RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         (rf"\b(?:dans|d'ici|in|within)\s+(?P<terms>{_JOINED_TERMS})", _relative),
         (
             r"\b(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})\b",
-            _iso_date,
+            _numeric_date,
         ),
         (
             r"\b(?P<day>\d{1,2})(?P<sep>[/.-])(?P<month>\d{1,2})"
             r"(?:(?P=sep)(?P<year>\d{4}|\d{2}))?\b",
-            _numeric_date,
+            _numeric_date,  # always day/month (French order), never month/day
         ),
         (
             rf"\b(?P<day>\d{{1,2}}){_ORDINAL}\s*(?:(?:de|of)\s+)?(?P<month>{_MONTH})\b\.?"

@@ -171,7 +171,7 @@ def _resolve(
     _check_combination(phrase, quoted)
     if phrase.exact is not None:
         return _resolve_relative(phrase, quoted, now=now, tz=tz)
-    day = _resolve_day(phrase, quoted, local_now=local_now, tz=tz, language=language)
+    day = _resolve_day(phrase, quoted, today=local_now.date(), language=language)
     clock = _resolve_time(phrase, local_now=local_now, default=default)
     if day is None:
         # A time alone: today if it is still to come, otherwise tomorrow.
@@ -188,22 +188,19 @@ def _resolve(
 
 def _check_combination(phrase: Phrase, quoted: str) -> None:
     """Refuse parts that cannot go together ("demain 11 mai", "dans 2 heures à 14h")."""
-    dates = [phrase.day_shift, phrase.calendar, phrase.days_ahead]
-    if sum(part is not None for part in dates) > 1:
+    named_days = [phrase.day_shift, phrase.calendar, phrase.days_ahead]
+    if sum(part is not None for part in named_days) > 1:
         raise _error(MSG_CONFLICT, text=quoted)
     if phrase.days_ahead is not None and phrase.weekday is not None:
         raise _error(MSG_CONFLICT, text=quoted)
-    if phrase.exact is not None and any(
-        part is not None
-        for part in (phrase.day_shift, phrase.calendar, phrase.weekday, phrase.clock)
-    ):
-        raise _error(MSG_CONFLICT, text=quoted)
-    if phrase.exact is not None and phrase.part_of_day is not None:
+    # Real hours and minutes from now leave no room for another day or time.
+    others = [phrase.day_shift, phrase.calendar, phrase.weekday, phrase.clock, phrase.part_of_day]
+    if phrase.exact is not None and any(part is not None for part in others):
         raise _error(MSG_CONFLICT, text=quoted)
 
 
 def _resolve_relative(phrase: Phrase, quoted: str, *, now: datetime, tz: ZoneInfo) -> datetime:
-    """ "dans 1 jour et 2 heures": calendar days on the wall clock, then real minutes."""
+    """A delay from now ("dans 1 jour et 2 heures"): days on the wall clock, then real minutes."""
     assert phrase.exact is not None
     days = phrase.days_ahead or 0
     if abs(phrase.exact) + timedelta(days=abs(days)) > MAX_AHEAD:
@@ -213,11 +210,8 @@ def _resolve_relative(phrase: Phrase, quoted: str, *, now: datetime, tz: ZoneInf
     return start.astimezone(UTC) + phrase.exact
 
 
-def _resolve_day(
-    phrase: Phrase, quoted: str, *, local_now: datetime, tz: ZoneInfo, language: str
-) -> date | None:
+def _resolve_day(phrase: Phrase, quoted: str, *, today: date, language: str) -> date | None:
     """The calendar day the phrase names, or None when it names only a time."""
-    today = local_now.date()
     day: date | None = None
     if phrase.days_ahead is not None:
         if abs(phrase.days_ahead) > MAX_AHEAD.days:

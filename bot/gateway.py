@@ -218,6 +218,13 @@ class MatrixGateway:
         room = self.client.rooms.get(room_id)
         return bool(room and room.encrypted)
 
+    async def fetch_is_encrypted(self, room_id: str) -> bool:
+        """Ask the server (nio drops encryption from invite state, and syncs lag behind)."""
+        state = await self._get_json(
+            f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/state/m.room.encryption/"
+        )
+        return bool(state and state.get("algorithm"))
+
     async def send(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
     ) -> str:

@@ -65,8 +65,14 @@ class Membership:
             log.info("invite rejected: encrypted room", extra=extra)
             await self.gateway.leave(room_id, ENCRYPTION_REFUSAL)
             return
-        if await self.gateway.join(room_id):
-            log.info("joined room", extra=extra)
+        if not await self.gateway.join(room_id):
+            return
+        if not self.can_encrypt and await self.gateway.fetch_is_encrypted(room_id):
+            # The invite did not tell (nio drops that state): leave before doing anything.
+            log.info("left an encrypted room right after joining", extra=extra)
+            await self.forget_room(room_id, ENCRYPTION_REFUSAL)
+            return
+        log.info("joined room", extra=extra)
 
     async def room_became_encrypted(self, room_id: str) -> None:
         if self.can_encrypt:

@@ -51,8 +51,9 @@ async def test_member_cannot_change_settings_and_sees_fewer_commands(bot_room, m
 
     asked = await member.send_text(room_id, "!aide")
     reply = await member.wait_for(room_id, notice_from(bot.user_id), after=asked)
-    assert "Les organisateurs (niveau de pouvoir 50 ou plus) ont d'autres commandes" in (
-        reply["content"]["body"]
+    assert (
+        "Les organisateurs (niveau de pouvoir 50 ou plus) ont d'autres commandes"
+        in (reply["content"]["body"])
     )
 
 
