@@ -1,0 +1,140 @@
+"""Drives the real runtime (router, intake, outbox, timers, features) without a homeserver:
+a recording sender stands in for the gateway, power levels are given by the test."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.app import Feature, Services, build_features
+from bot.clock import FrozenClock, to_millis
+from bot.config import BotConfig, Config, LoggingConfig, MatrixConfig, PrivacyConfig, StorageConfig
+from bot.gateway import SendError
+from bot.i18n import Translations
+from bot.intake import Hooks, Intake
+from bot.messages import MessageRenderer
+from bot.outbox import Outbox
+from bot.router import RateLimiter, Registry, Router
+from bot.timers import Timers
+from storage.db import Database
+
+BOT = "@concerto:test"
+ROOM = "!room:test"
+
+
+@dataclass
+class RecordingSender:
+    """Records every send; can be told to fail the next sends."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[SendError] = field(default_factory=list)
+    txn_ids: list[str] = field(default_factory=list)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    async def send(self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> str:
+        self.txn_ids.append(txn_id)
+        if self.failures:
+            raise self.failures.pop(0)
+        event_id = f"$sent{next(self._ids)}"
+        self.sent.append(
+            {"room_id": room_id, "type": event_type, "content": content, "event_id": event_id}
+        )
+        return event_id
+
+    async def upload(self, data: bytes, *, content_type: str, filename: str) -> str:
+        self.sent.append({"type": "upload", "data": data, "content_type": content_type})
+        return f"mxc://test/{filename}"
+
+    def display_name(self, room_id: str, user_id: str) -> str:
+        return user_id.split(":")[0].lstrip("@").capitalize()
+
+
+class Harness:
+    def __init__(self, database: Database, clock: FrozenClock, *, language: str = "fr") -> None:
+        self.database = database
+        self.clock = clock
+        self.sender = RecordingSender()
+        self.levels: dict[str, float] = {}
+        config = Config(
+            matrix=MatrixConfig(homeserver="http://127.0.0.1:1", user_id=BOT),
+            bot=BotConfig(language=language, commands_per_minute=1000),
+            storage=StorageConfig(),
+            privacy=PrivacyConfig(),
+            logging=LoggingConfig(),
+        )
+        self.translations = Translations()
+        self.renderer = MessageRenderer(self.translations)
+        self.outbox = Outbox(database, self.sender, clock)
+        self.timers = Timers(database, clock)
+        services = Services(
+            config, database, clock, self.outbox, self.timers, self.renderer,
+            self.translations, self.sender,  # type: ignore[arg-type]
+        )
+        box: list[Registry] = []
+        self.features: list[Feature] = build_features(services, lambda: box[0])
+        hooks = Hooks()
+        commands = []
+        for feature in self.features:
+            commands += feature.commands
+            hooks.messages += feature.hooks.messages
+            hooks.reactions += feature.hooks.reactions
+            hooks.redactions += feature.hooks.redactions
+            hooks.edits += feature.hooks.edits
+            hooks.polls += feature.hooks.polls
+            for kind in feature.task_kinds:
+                self.timers.register(kind)
+            for prefix, hook in feature.sent_hooks:
+                self.outbox.on_sent(prefix, hook)
+        box.append(Registry(commands))
+        self.registry = box[0]
+        self.hooks = hooks
+        self.intake = Intake(
+            bot_user_id=BOT,
+            database=database,
+            clock=clock,
+            defaults=config.bot,
+            router=Router(box[0], "!", RateLimiter(1000)),
+            hooks=hooks,
+            translations=self.translations,
+            renderer=self.renderer,
+            outbox=self.outbox,
+            timers=self.timers,
+            power_level=self._power_level,
+            display_name=self.sender.display_name,
+        )
+        self._events = itertools.count(1)
+
+    async def _power_level(self, room_id: str, user_id: str) -> float:
+        return self.levels.get(user_id, 0)
+
+    def event(
+        self,
+        sender: str,
+        event_type: str,
+        content: dict[str, Any],
+        *,
+        age: timedelta = timedelta(0),
+    ) -> dict[str, Any]:
+        sent_at: datetime = self.clock.now() - age
+        return {
+            "event_id": f"$in{next(self._events)}",
+            "sender": sender,
+            "type": event_type,
+            "content": content,
+            "origin_server_ts": to_millis(sent_at),
+        }
+
+    async def deliver(self, *events: dict[str, Any], room_id: str = ROOM) -> list[dict[str, Any]]:
+        """Hand events to the intake as a sync would, send what was queued, return the sends."""
+        before = len(self.sender.sent)
+        await self.intake.handle_room_events(room_id, list(events))
+        await self.outbox.send_due()
+        return self.sender.sent[before:]
+
+    async def say(self, sender: str, body: str, *, age: timedelta = timedelta(0)) -> list[str]:
+        """A person sends a text message; returns the bodies of what the bot sent back."""
+        event = self.event(sender, "m.room.message", {"msgtype": "m.text", "body": body}, age=age)
+        sent = await self.deliver(event)
+        return [item["content"].get("body", "") for item in sent]

@@ -1,0 +1,74 @@
+"""Timers over database rows: fire once, never early, late flag, missed listed once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.timers import TaskKind, TaskRun, Timers
+from storage.tasks import TaskRepository
+
+
+def make_timers(database, clock, fired: list[TaskRun]) -> Timers:
+    timers = Timers(database, clock)
+
+    async def fire(run: TaskRun) -> None:
+        fired.append(run)
+
+    timers.register(TaskKind("reminder", fire, lambda task, language: f"rappel {task.key}"))
+    return timers
+
+
+def add(timers, database, key: str, due) -> None:
+    with database.session() as session:
+        timers.add(session, key=key, kind="reminder", room_id="!r:test", due_at=due)
+
+
+async def test_task_fires_once_when_due_and_not_before(database, clock):
+    fired: list[TaskRun] = []
+    timers = make_timers(database, clock, fired)
+    add(timers, database, "reminder:E1:1h", clock.now() + timedelta(minutes=10))
+    assert await timers.fire_due() == 0
+    clock.advance(timedelta(minutes=10))
+    assert await timers.fire_due() == 1
+    assert await timers.fire_due() == 0
+    assert [run.task.key for run in fired] == ["reminder:E1:1h"]
+    assert fired[0].is_late is False
+
+
+async def test_cancelled_task_never_fires(database, clock):
+    fired: list[TaskRun] = []
+    timers = make_timers(database, clock, fired)
+    add(timers, database, "reminder:E2:1d", clock.now() + timedelta(minutes=1))
+    add(timers, database, "reminder:E3:1d", clock.now() + timedelta(minutes=1))
+    with database.session() as session:
+        timers.cancel(session, "reminder:E2:")
+    clock.advance(timedelta(minutes=2))
+    await timers.fire_due()
+    assert [run.task.key for run in fired] == ["reminder:E3:1d"]
+
+
+async def test_after_downtime_recent_tasks_fire_late_and_old_ones_are_reported_missed(database, clock):
+    fired: list[TaskRun] = []
+    reported: list[tuple[str, list[str]]] = []
+    timers = make_timers(database, clock, fired)
+    timers.report_missed = lambda session, room, tasks: reported.append((room, [t.key for t in tasks]))
+    add(timers, database, "reminder:E4:1d", clock.now() + timedelta(minutes=5))
+    add(timers, database, "reminder:E5:1d", clock.now() + timedelta(hours=2))
+    clock.advance(timedelta(hours=2, minutes=30))  # the bot was down all that time
+    timers.rebuild()
+    timers.rebuild()  # a second start reports nothing new
+    await timers.fire_due()
+    assert reported == [("!r:test", ["reminder:E4:1d"])]
+    assert [run.task.key for run in fired] == ["reminder:E5:1d"]
+    assert fired[0].is_late
+    with database.session() as session:
+        assert TaskRepository(session).get_by_key("reminder:E4:1d").status == "missed"
+
+
+async def test_same_key_is_one_task(database, clock):
+    fired: list[TaskRun] = []
+    timers = make_timers(database, clock, fired)
+    add(timers, database, "digest:!r:2026-W25", clock.now())
+    add(timers, database, "digest:!r:2026-W25", clock.now())
+    await timers.fire_due()
+    assert len(fired) == 1
