@@ -78,6 +78,7 @@ def _accounts(directory: Path, homeserver: object) -> dict[str, str]:
 
 
 def _config_text(url: str, server_name: str, directory: Path) -> str:
+    inviters = "@.*:" + server_name.replace(".", "\\\\.")  # a TOML string holding a regex
     return f"""# Written by `concerto sandbox`: a throwaway setup, do not use in production.
 [matrix]
 homeserver = "{url}"
@@ -85,7 +86,7 @@ user_id = "@{BOT_LOCALPART}:{server_name}"
 device_name = "concerto-sandbox"
 
 [bot]
-allowed_inviters = ["@.*:{server_name.replace(".", "\\\\.")}"]
+allowed_inviters = ["{inviters}"]
 language = "fr"
 timezone = "Europe/Paris"
 
