@@ -58,15 +58,19 @@ class Feature:
 
 def build_features(services: Services, registry: Callable[[], Registry]) -> list[Feature]:
     """Every feature of the bot, in the order help lists their commands."""
+    from handlers import events as events_feature
     from handlers import help as help_feature
     from handlers import polls as polls_feature
+    from handlers import proposals as proposals_feature
     from handlers import settings as settings_feature
 
     prefix = services.config.bot.command_prefix
     return [
         Feature(commands=help_feature.commands(registry, prefix)),
         Feature(commands=settings_feature.commands()),
+        events_feature.feature(services),
         polls_feature.feature(services),
+        proposals_feature.feature(services),
     ]
 
 

@@ -64,7 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--dir", default=".sandbox", help="working folder (default .sandbox)")
     sandbox.add_argument("--port", type=int, default=8008, help="homeserver port (default 8008)")
     sandbox.set_defaults(func=cmd_sandbox)
+    export = sub.add_parser("export", help="export data for organisers (proposals)")
+    export.add_argument("what", choices=["proposals"], help="what to export")
+    export.add_argument("--room", help="only this room ID (default: every room)")
+    export.add_argument("--format", choices=["csv", "json", "md"], default="csv")
+    export.add_argument("--config", "-c", help="configuration file (default config.toml)")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(func=cmd_export)
     return parser
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.export import run_export
+
+    try:
+        config = load_config(_config_path(args.config))
+    except ConfigError as error:
+        print("Configuration problems:\n" + str(error), file=sys.stderr)
+        return 1
+    return run_export(
+        config.database_url, what=args.what, room_id=args.room, fmt=args.format, output=args.output
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

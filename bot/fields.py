@@ -54,7 +54,9 @@ def fold_key(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-_BY_FOLDED = {fold_key(name): canonical for canonical, names in OPTION_NAMES.items() for name in names}
+_BY_FOLDED = {
+    fold_key(name): canonical for canonical, names in OPTION_NAMES.items() for name in names
+}
 
 
 def canonical_key(name: str) -> str | None:

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import nio
 from nio import Api
+from nio.crypto import ENCRYPTION_ENABLED
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +84,42 @@ def _error_code(response: Any) -> str:
 
 
 class MatrixGateway:
-    def __init__(self, homeserver: str, user_id: str, device_name: str) -> None:
+    def __init__(
+        self,
+        homeserver: str,
+        user_id: str,
+        device_name: str,
+        *,
+        store_path: Path | None = None,
+        pickle_key: str = "",
+    ) -> None:
+        """With ``store_path`` (and the e2e extra installed) the client encrypts and decrypts,
+        keeping its keys there; without it, it refuses to send into encrypted rooms."""
+        encryption = store_path is not None and bool(ENCRYPTION_ENABLED)
         config = nio.AsyncClientConfig(
             max_limit_exceeded=0,  # we honour 429s ourselves, with our own bookkeeping
             max_timeouts=0,  # connection errors come back to us at once
             request_timeout=60,
             store_sync_tokens=False,
-            encryption_enabled=False,
+            encryption_enabled=encryption,
+            pickle_key=pickle_key or "DEFAULT_KEY",
         )
-        self.client = nio.AsyncClient(homeserver, user_id, config=config)
+        self.client = nio.AsyncClient(
+            homeserver,
+            user_id,
+            store_path=str(store_path) if encryption and store_path else "",
+            config=config,
+        )
         self.user_id = user_id
         self.device_name = device_name
+        self.store_path = store_path if encryption else None
+        self.encryption_problem: str | None = None  # set when the keys cannot be trusted
         self._creators: dict[str, frozenset[str]] = {}
+
+    @property
+    def encryption_ready(self) -> bool:
+        """The bot can encrypt: a loaded store whose keys the server accepted."""
+        return self.client.olm is not None and self.encryption_problem is None
 
     # --- session -----------------------------------------------------------------------
 
@@ -178,12 +204,8 @@ class MatrixGateway:
             response = await self.client.sync(
                 timeout=timeout_ms, since=since, sync_filter=sync_filter, full_state=full_state
             )
-        except (TimeoutError, OSError, nio.TransportError) as error:
+        except (TimeoutError, OSError, aiohttp.ClientError) as error:
             raise TransientError(f"sync failed: {error!r}") from None
-        except Exception as error:
-            if "ClientConnection" in type(error).__name__ or "Timeout" in type(error).__name__:
-                raise TransientError(f"sync failed: {error!r}") from None
-            raise
         if isinstance(response, nio.SyncResponse):
             return response
         if _error_code(response) == "M_UNKNOWN_TOKEN" and not response.soft_logout:
@@ -212,11 +234,95 @@ class MatrixGateway:
         collected.reverse()
         return collected
 
+    # --- encryption --------------------------------------------------------------------
+
+    async def after_sync(self) -> None:
+        """Key upkeep after each sync (what nio's ``sync_forever`` would do): queued
+        to-device messages, one-time key upload, device-list queries and key claims."""
+        client = self.client
+        if client.olm is None:
+            return
+        try:
+            if client.outgoing_to_device_messages:
+                await client.send_to_device_messages()
+            if client.should_upload_keys and self.encryption_problem is None:
+                await self.upload_keys()
+            if client.should_query_keys:
+                response = await client.keys_query()
+                if not isinstance(response, nio.KeysQueryResponse):
+                    log.warning("device key query failed: %s", response)
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+        except (TimeoutError, OSError, aiohttp.ClientError, nio.LocalProtocolError) as error:
+            log.warning("key upkeep failed, will retry after the next sync: %r", error)
+
+    async def upload_keys(self) -> bool:
+        """Upload device and one-time keys; a rejection marks encryption as broken."""
+        response = await self.client.keys_upload()
+        if isinstance(response, nio.KeysUploadResponse):
+            return True
+        transport = getattr(response, "transport_response", None)
+        http_status = getattr(transport, "status", 500)
+        if http_status == 429 or http_status >= 500:
+            log.warning("key upload failed, will retry: %s", response)
+            return False
+        self.encryption_problem = f"the homeserver rejected the device keys: {response.message}"
+        log.error(
+            "%s. The crypto store in the data dir does not match device %s: the bot will not "
+            "act in encrypted rooms. To recover, stop the bot, delete credentials.json and the "
+            "crypto folder in the data dir, and start again with CONCERTO_MATRIX_PASSWORD set "
+            "(a new device is created).",
+            self.encryption_problem,
+            self.client.device_id,
+        )
+        return False
+
+    async def request_room_key(self, room_id: str, raw: dict[str, Any]) -> None:
+        """Ask the sender's device and our own other devices for a message's missing key."""
+        client = self.client
+        if client.olm is None:
+            return
+        try:
+            event = nio.MegolmEvent.from_dict(raw)
+        except (KeyError, TypeError, ValueError):
+            return
+        if not isinstance(event, nio.MegolmEvent) or not event.session_id:
+            return
+        event.room_id = room_id
+        if event.session_id in client.outgoing_key_requests:
+            return
+        try:
+            await client.request_room_key(event)
+            to_sender = event.as_key_request(
+                event.sender,
+                client.device_id or "",
+                request_id=f"{event.session_id}-sender",
+                device_id=event.device_id or "*",
+            )
+            await client.to_device(to_sender)
+        except (TimeoutError, OSError, aiohttp.ClientError, nio.LocalProtocolError) as error:
+            log.warning("key request failed: %r", error, extra={"room_id": room_id})
+
+    async def request_json(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """A raw client-server API call (for endpoints nio lacks): status and JSON body."""
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        data = json.dumps(body) if body is not None else None
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        response = await self.client.send(method, path, data, headers=headers)
+        try:
+            parsed = await response.json()
+        except (aiohttp.ContentTypeError, ValueError):
+            parsed = {}
+        return response.status, parsed if isinstance(parsed, dict) else {}
+
     # --- sending -----------------------------------------------------------------------
 
     def is_encrypted(self, room_id: str) -> bool:
         room = self.client.rooms.get(room_id)
-        return bool(room and room.encrypted)
+        return bool(room and room.encrypted) or room_id in self.client.encrypted_rooms
 
     async def fetch_is_encrypted(self, room_id: str) -> bool:
         """Ask the server (nio drops encryption from invite state, and syncs lag behind)."""
@@ -231,14 +337,22 @@ class MatrixGateway:
         if self.is_encrypted(room_id) and self.client.olm is None:
             # nio would silently send plaintext here: never let that happen.
             raise SendError("refusing to send plaintext into an encrypted room", permanent=True)
+        if self.is_encrypted(room_id) and self.encryption_problem is not None:
+            raise SendError(
+                f"encryption is broken ({self.encryption_problem}): not sending", permanent=True
+            )
+        if self.client.olm is not None and room_id not in self.client.rooms:
+            # nio cannot tell yet whether the room is encrypted: wait for the sync.
+            raise SendError("room not synced yet", permanent=False)
         try:
-            response = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
-        except (TimeoutError, OSError, nio.TransportError) as error:
+            # Keys go to every device of the room's members, verified or not (docs: encryption).
+            response = await self.client.room_send(
+                room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True
+            )
+        except (nio.EncryptionError, nio.OlmTrustError, nio.LocalProtocolError) as error:
+            raise SendError(f"could not encrypt: {error}", permanent=False) from None
+        except (TimeoutError, OSError, aiohttp.ClientError) as error:
             raise SendError(f"connection problem: {error!r}", permanent=False) from None
-        except Exception as error:
-            if "ClientConnection" in type(error).__name__ or "Timeout" in type(error).__name__:
-                raise SendError(f"connection problem: {error!r}", permanent=False) from None
-            raise
         if isinstance(response, nio.RoomSendResponse):
             return str(response.event_id)
         code = _error_code(response)

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
+import aiohttp
 import nio
 
 from bot.clock import Clock
@@ -74,7 +75,13 @@ class SyncLoop:
             response = await self._sync_once(token, filter_id, full_state=first)
             if response is None:
                 continue
-            await self._handle(response, since=token)
+            try:
+                await self._handle(response, since=token)
+            except (TransientError, OSError, aiohttp.ClientError) as error:
+                # e.g. the homeserver vanished mid-batch: the token is not saved, so the batch
+                # comes again and already-handled events are skipped.
+                await self._backoff(error)
+                continue
             token = response.next_batch
             with self.database.session() as session:
                 StateRepository(session).set(SYNC_TOKEN, token)

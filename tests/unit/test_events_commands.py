@@ -1,0 +1,261 @@
+"""`!événement`, `!échéance`, `!agenda`, `!annuler`, RSVP reactions and reminders, through the
+real router and outbox with a recording sender and a frozen clock (Monday 15 June 2026, 10:00
+in Paris)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from harness import Harness
+from icalendar import Calendar
+from sqlmodel import select
+
+from storage.event_models import AgendaItem, EventRsvp
+from storage.models import ScheduledTask
+
+ORGANISER = "@orga:test"
+ANA = "@ana:test"
+BEN = "@ben:test"
+
+
+@pytest.fixture
+def harness(database, clock) -> Harness:
+    h = Harness(database, clock)
+    h.levels[ORGANISER] = 50
+    return h
+
+
+def rows(harness: Harness, model: Any) -> list[Any]:
+    with harness.database.session() as session:
+        return list(session.exec(select(model)))
+
+
+def pending_tasks(harness: Harness) -> list[str]:
+    return sorted(t.key for t in rows(harness, ScheduledTask) if t.status == "pending")
+
+
+async def announce(harness: Harness, command: str) -> dict[str, Any]:
+    event = harness.event(ORGANISER, "m.room.message", {"msgtype": "m.text", "body": command})
+    sent = await harness.deliver(event)
+    assert len(sent) == 1, sent
+    return sent[0]
+
+
+async def react(harness: Harness, sender: str, target: str, key: str) -> str:
+    content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}}
+    event = harness.event(sender, "m.reaction", content)
+    await harness.deliver(event)
+    return event["event_id"]
+
+
+async def test_events_announcement_repeats_date_place_id_reminders_and_rsvp_prompt(harness):
+    sent = await announce(harness, "!événement Journée numérique ; 11 mai 9h30 ; lieu: MAME Tours")
+    content = sent["content"]
+    assert content["msgtype"] == "m.notice"
+    assert content["m.mentions"] == {}
+    body = content["body"]
+    assert "Événement E1 : Journée numérique" in body
+    assert "Quand : mardi 11 mai 2027 à 09:30 (Europe/Paris)" in body
+    assert "Lieu : MAME Tours" in body
+    assert "Rappels : 7j, 1j, 1h" in body
+    assert "✅" in body and "🤔" in body and "❌" in body
+    assert pending_tasks(harness) == ["reminder:E1:1d", "reminder:E1:1h", "reminder:E1:7d"]
+    (item,) = rows(harness, AgendaItem)
+    assert item.announcement_event_id == sent["event_id"]
+    assert item.starts_at == datetime(2027, 5, 11, 7, 30, tzinfo=UTC)
+
+
+async def test_events_english_keys_end_link_and_custom_reminders(harness):
+    sent = await announce(
+        harness,
+        "!event Atelier ; demain 14h ; place: Tiers-lieu ; link: https://example.org/a?b=1&c ; "
+        "end: 17h ; reminders: 2h, 30min",
+    )
+    body, html = sent["content"]["body"], sent["content"]["formatted_body"]
+    assert "Jusqu'à : mardi 16 juin 2026 à 17:00 (Europe/Paris)" in body
+    assert "Rappels : 2h, 30min" in body
+    assert 'href="https://example.org/a?b=1&amp;c"' in html
+    assert pending_tasks(harness) == ["reminder:E1:2h", "reminder:E1:30m"]
+
+
+async def test_events_deadline_shows_countdown_and_default_reminders(harness):
+    sent = await announce(harness, "!échéance Dépôt des contributions ; 30/06 23h59")
+    body = sent["content"]["body"]
+    assert "Échéance D1 : Dépôt des contributions" in body
+    assert "mardi 30 juin 2026 à 23:59 (Europe/Paris)" in body
+    assert "Temps restant : 15 jours et 13 heures" in body
+    assert "Rappels : 14j, 7j, 3j, 1j" in body
+    assert "✅" not in body
+
+
+async def test_events_past_offsets_are_skipped_and_said(harness):
+    sent = await announce(harness, "!événement Réunion ; demain 9h")
+    body = sent["content"]["body"]
+    assert "Rappels : 1h" in body
+    assert "Déjà passés, non programmés : 7j, 1j" in body
+    assert pending_tasks(harness) == ["reminder:E1:1h"]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("!événement Réunion ; 1/1/2020 10h", "passé"),
+        ("!événement Réunion ; le 32 mai", "pas une date valide"),
+        ("!événement Réunion ; blablabla", "Je n'ai pas compris la date"),
+        ("!événement Réunion", "Indiquez un titre et une date"),
+        ("!événement", "Indiquez un titre et une date"),
+        ("!événement Réunion ; demain ; salle: B", "Champ inconnu : « salle »"),
+        ("!événement Réunion ; demain ; B12", "Je n'ai pas compris le champ « B12 »"),
+        ("!événement Réunion ; demain 10h ; fin: 9h", "doit venir après le début"),
+        ("!événement Réunion ; demain ; rappels: 3 ans", "Je n'ai pas compris le rappel"),
+        ("!échéance Dépôt ; demain ; lieu: ici", "Champ inconnu : « lieu »"),
+    ],
+)
+async def test_events_bad_input_gets_a_precise_reply_and_stores_nothing(harness, command, expected):
+    bodies = await harness.say(ORGANISER, command)
+    assert len(bodies) == 1 and expected in bodies[0], bodies
+    assert rows(harness, AgendaItem) == []
+    assert rows(harness, ScheduledTask) == []
+
+
+async def test_events_members_cannot_announce(harness):
+    bodies = await harness.say(ANA, "!événement Réunion ; demain 18h")
+    assert "Seuls les organisateurs" in bodies[0]
+    assert rows(harness, AgendaItem) == []
+
+
+async def test_events_rsvp_latest_answer_counts_and_removal_removes_it(harness):
+    sent = await announce(harness, "!événement Réunion ; demain 18h")
+    announcement = sent["event_id"]
+    await react(harness, ANA, announcement, "✅")
+    await react(harness, BEN, announcement, "🤔")
+    changed = await react(harness, BEN, announcement, "❌\ufe0f")
+    await react(harness, BEN, announcement, "👍")  # not an RSVP
+    bodies = await harness.say(ANA, "!agenda")
+    assert (
+        "E1 — Réunion — mardi 16 juin 2026 à 18:00 (Europe/Paris) — ✅ 1 · 🤔 0 · ❌ 1"
+        in (bodies[0])
+    )
+    # Ben removes ❌: his 🤔 reaction is still on the message, so it counts again.
+    await harness.deliver(harness.event(BEN, "m.room.redaction", {"redacts": changed}))
+    assert "✅ 1 · 🤔 1 · ❌ 0" in (await harness.say(ANA, "!agenda"))[0]
+    assert len(rows(harness, EventRsvp)) == 2
+
+
+async def test_events_event_reminder_pings_those_going_exactly_once(harness, clock):
+    sent = await announce(harness, "!événement Réunion ; demain 18h ; lieu: Salle B ; rappels: 1h")
+    await react(harness, ANA, sent["event_id"], "✅")
+    await react(harness, BEN, sent["event_id"], "❌")
+    clock.set(datetime(2026, 6, 16, 15, 0, tzinfo=UTC))  # 17:00 in Paris
+    assert await harness.timers.fire_due() == 1
+    assert await harness.timers.fire_due() == 0
+    await harness.outbox.send_due()
+    (reminder,) = [s for s in harness.sender.sent if s["content"].get("msgtype") == "m.text"]
+    content = reminder["content"]
+    assert content["m.mentions"] == {"user_ids": [ANA]}
+    assert "Rappel : « Réunion » (E1) commence dans 1 heure" in content["body"]
+    assert "Lieu : Salle B" in content["body"]
+    assert "1 personne vient : Ana" in content["body"]
+    assert "retard" not in content["body"]
+    assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": sent["event_id"]}}
+    assert 'href="https://matrix.to/#/@ana:test"' in content["formatted_body"]
+
+
+async def test_events_deadline_reminder_pings_nobody_and_says_time_left(harness, clock):
+    await announce(harness, "!échéance Dépôt ; 30/06 23h59 ; rappels: 1j")
+    clock.set(datetime(2026, 6, 29, 21, 59, tzinfo=UTC))
+    await harness.timers.fire_due()
+    await harness.outbox.send_due()
+    reminder = harness.sender.sent[-1]["content"]
+    assert reminder["msgtype"] == "m.text"
+    assert reminder["m.mentions"] == {}
+    assert "il reste 1 jour avant l'échéance « Dépôt » (D1)" in reminder["body"]
+
+
+async def test_events_late_reminder_says_it_is_late(harness, clock):
+    await announce(harness, "!échéance Dépôt ; 30/06 23h59 ; rappels: 1j")
+    clock.set(datetime(2026, 6, 29, 22, 19, tzinfo=UTC))  # 20 minutes after it fell due
+    await harness.timers.fire_due()
+    await harness.outbox.send_due()
+    body = harness.sender.sent[-1]["content"]["body"]
+    assert "il reste 23 heures et 40 minutes" in body
+    assert "Envoyé avec 20 minutes de retard" in body
+
+
+async def test_events_missed_reminder_is_described(harness):
+    await announce(harness, "!événement Journée ; 11 mai 9h30 ; rappels: 1j")
+    (task,) = rows(harness, ScheduledTask)
+    line = harness.timers.kinds["event_reminder"].describe_missed(task, "fr")
+    assert line == "rappel 1j avant E1 « Journée » (mardi 11 mai 2027 à 09:30 (Europe/Paris))"
+
+
+async def test_events_cancel_stops_reminders_and_says_so(harness, clock):
+    await announce(harness, "!événement Réunion ; demain 18h ; rappels: 1h")
+    bodies = await harness.say(ORGANISER, "!annuler e1")
+    assert bodies == [
+        "L'événement E1 « Réunion » (mardi 16 juin 2026 à 18:00 (Europe/Paris)) est annulé ; "
+        "ses rappels ne seront pas envoyés."
+    ]
+    assert pending_tasks(harness) == []
+    clock.advance(timedelta(days=2))
+    assert await harness.timers.fire_due() == 0
+    assert "Rien de prévu" in (await harness.say(ANA, "!agenda"))[0]
+    assert "déjà annulé" in (await harness.say(ORGANISER, "!cancel E1"))[0]
+
+
+async def test_events_cancel_refusals(harness):
+    await announce(harness, "!événement Réunion ; demain 18h")
+    await announce(harness, "!échéance Dépôt ; 30/06 23h59")
+    assert "Seuls les organisateurs ou la personne" in (await harness.say(ANA, "!annuler E1"))[0]
+    unknown = (await harness.say(ORGANISER, "!annuler X3"))[0]
+    assert "n'est pas un identifiant annulable" in unknown and "E1, D2" in unknown
+    assert "Il n'y a pas de E9 dans ce salon" in (await harness.say(ORGANISER, "!annuler E9"))[0]
+    assert "Il n'y a pas de D1" in (await harness.say(ORGANISER, "!annuler D1"))[0]
+    assert "Indiquez l'identifiant" in (await harness.say(ORGANISER, "!annuler"))[0]
+    # An ID from another room is not found here.
+    other = harness.event(ORGANISER, "m.room.message", {"msgtype": "m.text", "body": "!annuler E1"})
+    sent = await harness.deliver(other, room_id="!other:test")
+    assert "Il n'y a pas de E1 dans ce salon" in sent[0]["content"]["body"]
+    assert pending_tasks(harness) != []
+
+
+async def test_events_agenda_ics_uploads_a_valid_calendar(harness):
+    await announce(harness, "!événement Atelier ; 11 mai 9h30 ; lieu: Tours ; fin: 12h")
+    await announce(harness, "!échéance Dépôt ; 30/06 23h59")
+    sent = await harness.deliver(
+        harness.event(ANA, "m.room.message", {"msgtype": "m.text", "body": "!agenda ics"})
+    )
+    upload = next(s for s in harness.sender.sent if s["type"] == "upload")
+    assert upload["content_type"] == "text/calendar"
+    (message,) = [s for s in sent if s["type"] == "m.room.message"]
+    content = message["content"]
+    assert content["msgtype"] == "m.file"
+    assert content["url"] == "mxc://test/agenda.ics"
+    assert content["info"] == {"mimetype": "text/calendar", "size": len(upload["data"])}
+    calendar = Calendar.from_ical(upload["data"])
+    events = {str(e["uid"]): e for e in calendar.walk("VEVENT")}
+    assert set(events) == {"event-E1@concerto", "deadline-D2@concerto"}
+    atelier = events["event-E1@concerto"]
+    assert atelier.decoded("dtstart") == datetime(2027, 5, 11, 7, 30, tzinfo=UTC)
+    assert str(atelier["dtstart"].params["TZID"]) == "Europe/Paris"
+    assert str(atelier["location"]) == "Tours"
+    assert "dtstamp" in atelier
+    assert calendar.walk("VTIMEZONE")[0]["tzid"] == "Europe/Paris"
+
+
+async def test_events_agenda_empty_and_unknown_option(harness):
+    assert "Rien de prévu dans ce salon" in (await harness.say(ANA, "!agenda"))[0]
+    assert "Rien de prévu" in (await harness.say(ANA, "!agenda ics"))[0]
+    assert "Option inconnue" in (await harness.say(ANA, "!agenda demain"))[0]
+
+
+async def test_events_agenda_in_english_room(database, clock):
+    harness = Harness(database, clock, language="en")
+    harness.levels[ORGANISER] = 50
+    sent = await announce(harness, "!event Digital day ; May 11 9:30am ; place: MAME")
+    assert "Event E1: Digital day" in sent["content"]["body"]
+    assert "Tuesday 11 May 2027 at 09:30 (Europe/Paris)" in sent["content"]["body"]
+    bodies = await harness.say(ORGANISER, "!event Digital day")
+    assert "!event Digital day ; May 11 9:30am" in bodies[0]
