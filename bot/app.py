@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from bot import crypto
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.gateway import FatalGatewayError, MatrixGateway
@@ -30,6 +31,7 @@ from storage.rooms import RoomSettingsRepository
 log = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS = 8.0  # under Docker's 10 s grace period
+CATCH_UP_SECONDS = 30.0
 
 
 @dataclass
@@ -93,8 +95,13 @@ class App:
         except DatabaseTooNewError as error:
             log.error("%s", error)
             return 2
+        keys = crypto.crypto_files(config.data_path)
         gateway = MatrixGateway(
-            config.matrix.homeserver, config.matrix.user_id, config.matrix.device_name
+            config.matrix.homeserver,
+            config.matrix.user_id,
+            config.matrix.device_name,
+            store_path=keys.store_path,
+            pickle_key=keys.pickle_key,
         )
         try:
             await gateway.login(
@@ -107,12 +114,19 @@ class App:
             await gateway.close()
             return 2
         try:
-            return await self._serve(database, gateway)
+            can_encrypt = await crypto.prepare(
+                gateway, config.data_path, password=config.matrix.password
+            )
+        except Exception:
+            log.exception("could not prepare encryption: encrypted rooms will be refused")
+            can_encrypt = False
+        try:
+            return await self._serve(database, gateway, can_encrypt)
         finally:
             await gateway.close()
             database.close()
 
-    async def _serve(self, database: Database, gateway: MatrixGateway) -> int:
+    async def _serve(self, database: Database, gateway: MatrixGateway, can_encrypt: bool) -> int:
         config, clock = self.config, self.clock
         translations = Translations()
         renderer = MessageRenderer(translations, config.data_path / "templates")
@@ -163,14 +177,36 @@ class App:
             timers=timers,
             clock=clock,
             allowed_inviters=config.bot.allowed_inviters,
-            can_encrypt=False,
+            can_encrypt=can_encrypt,
+        )
+        undecryptable = crypto.UndecryptableNotices(
+            gateway=gateway,
+            database=database,
+            outbox=outbox,
+            renderer=renderer,
+            clock=clock,
+            defaults=config.bot,
         )
         sync = SyncLoop(
-            gateway=gateway, database=database, intake=intake, membership=membership, clock=clock
+            gateway=gateway,
+            database=database,
+            intake=intake,
+            membership=membership,
+            clock=clock,
+            undecryptable=undecryptable,
         )
         self._install_signal_handlers()
         sync_task = asyncio.create_task(sync.run(), name="sync")
         outbox_task = asyncio.create_task(run_forever(outbox.run, "outbox"), name="outbox")
+        # Catch up on what happened while the bot was away (votes, cancellations) before
+        # firing what fell due meanwhile; if the homeserver is unreachable, start anyway.
+        waits = {
+            asyncio.ensure_future(sync.synced.wait()),
+            asyncio.ensure_future(self._stop.wait()),
+        }
+        await asyncio.wait(waits, timeout=CATCH_UP_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
         timers.start()
         log.info("Concerto is running as %s", config.matrix.user_id)
         stop_task = asyncio.create_task(self._stop.wait())

@@ -95,6 +95,8 @@ class Context:
         self.reply_rendered(self.renderer.render(template, self.language, **context))
 
     def reply_rendered(self, rendered: Rendered) -> None:
+        if self.is_backlog:
+            return  # what was said long ago while the bot was away is not answered now
         self._replies += 1
         content = notice_content(rendered, reply_to=self.event_id, thread_root=self.thread_root)
         self.outbox.enqueue(

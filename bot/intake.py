@@ -198,13 +198,14 @@ class Intake:
                 return
             parsed = self._command(item)
             if parsed is not None:
-                if ctx.is_backlog:
+                name, ctx.args = parsed
+                command = self.router.registry.find(name)
+                if ctx.is_backlog and (command is None or not command.backlog):
                     log.info(
                         "stale command not answered",
                         extra={"room_id": item.room_id, "event_id": item.event_id},
                     )
                     return
-                name, ctx.args = parsed
                 await self.router.dispatch(ctx, name)
                 return
             body = content.get("body")

@@ -40,6 +40,9 @@ class Command:
     examples: tuple[str, ...] = ()  # English msgids of full example lines (without prefix)
     permission: Permission = Permission.EVERYONE
     details: str = ""  # English msgid: extra help shown by `!aide <command>`
+    # Also run when found in the backlog (sent > 5 min before the bot saw it): for commands
+    # that record data (a proposal). Replies are not sent for backlog events.
+    backlog: bool = False
 
     @property
     def all_names(self) -> tuple[str, ...]:

@@ -39,7 +39,9 @@ def run_sandbox(directory: Path, *, port: int = 8008) -> int:
         state = _accounts(directory, homeserver)
         config_path = directory / "config.toml"
         config_path.write_text(_config_text(homeserver.url, homeserver.server_name, directory))
-        config = load_config(config_path, environ={"CONCERTO_MATRIX_PASSWORD": state["bot_password"]})
+        config = load_config(
+            config_path, environ={"CONCERTO_MATRIX_PASSWORD": state["bot_password"]}
+        )
         setup_logging("INFO", "text", [state["bot_password"], state["demo_password"]])
         room_id = asyncio.run(_demo_room(homeserver.url, homeserver.server_name, state))
         state["room_id"] = room_id

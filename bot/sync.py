@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -53,12 +54,14 @@ class SyncLoop:
         intake: Intake,
         membership: Membership,
         clock: Clock,
+        undecryptable: Callable[[str, list[dict[str, Any]]], Awaitable[None]] | None = None,
     ) -> None:
         self.gateway = gateway
         self.database = database
         self.intake = intake
         self.membership = membership
         self.clock = clock
+        self.undecryptable = undecryptable  # messages still m.room.encrypted after the sync
         self.synced = asyncio.Event()  # set after the first successful sync (readiness)
         self._stopping = asyncio.Event()
         self._failures = 0
@@ -85,6 +88,7 @@ class SyncLoop:
             token = response.next_batch
             with self.database.session() as session:
                 StateRepository(session).set(SYNC_TOKEN, token)
+            await self.gateway.after_sync()
             first = False
             self.synced.set()
 
@@ -165,6 +169,10 @@ class SyncLoop:
                 events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
             events = self._after_own_join(room_id, events)
             await self.intake.handle_room_events(room_id, events)
+            if self.undecryptable is not None:
+                locked = [e for e in events if e.get("type") == "m.room.encrypted"]
+                if locked:
+                    await self.undecryptable(room_id, locked)
             await self._membership_effects(room_id, events)
 
     async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:

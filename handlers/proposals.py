@@ -337,6 +337,7 @@ def commands() -> list[Command]:
             usage=N_("<text with #tags>"),
             examples=(N_("proposal A tiers-lieu in every canton #tierslieux #ESS"),),
             details=details,
+            backlog=True,
         ),
         Command(
             name="propositions",

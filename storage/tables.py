@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-import storage.event_models  # noqa: F401
-import storage.models  # noqa: F401
-import storage.poll_models  # noqa: F401
+import storage.event_models
+import storage.models
+import storage.poll_models
 import storage.proposal_models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -76,7 +76,7 @@ level = "DEBUG"
         )
         log.close()
 
-    async def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15) -> int:
+    async def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15) -> int:  # noqa: ASYNC109
         """Send ``sig`` and wait for the process to end; returns its exit code."""
         assert self.process is not None
         if self.process.poll() is None:
@@ -87,7 +87,7 @@ level = "DEBUG"
     async def kill(self) -> None:
         await self.stop(signal.SIGKILL)
 
-    async def wait_exit(self, timeout: float = 30) -> int:
+    async def wait_exit(self, timeout: float = 30) -> int:  # noqa: ASYNC109
         assert self.process is not None
         return await asyncio.to_thread(self.process.wait, timeout)
 

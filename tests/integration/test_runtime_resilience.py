@@ -194,7 +194,7 @@ async def test_sigterm_stops_within_ten_seconds(bot_room):
 
 
 async def test_rejected_token_stops_with_a_clear_message(bot_room, homeserver: LocalHomeserver):
-    bot, organiser, room_id = bot_room
+    bot, _organiser, _room_id = bot_room
     await bot.stop()
     credentials = json.loads((bot.directory / "data" / "credentials.json").read_text())
     request = urllib.request.Request(

@@ -33,7 +33,9 @@ class RecordingSender:
     txn_ids: list[str] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    async def send(self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> str:
+    async def send(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> str:
         self.txn_ids.append(txn_id)
         if self.failures:
             raise self.failures.pop(0)
@@ -69,8 +71,14 @@ class Harness:
         self.outbox = Outbox(database, self.sender, clock)
         self.timers = Timers(database, clock)
         services = Services(
-            config, database, clock, self.outbox, self.timers, self.renderer,
-            self.translations, self.sender,  # type: ignore[arg-type]
+            config,
+            database,
+            clock,
+            self.outbox,
+            self.timers,
+            self.renderer,
+            self.translations,
+            self.sender,  # type: ignore[arg-type]
         )
         box: list[Registry] = []
         self.features: list[Feature] = build_features(services, lambda: box[0])

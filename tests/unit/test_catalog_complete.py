@@ -41,4 +41,6 @@ def test_placeholders_match_between_languages():
     for msgid, translation in french.items():
         if isinstance(msgid, str):
             for pattern in (r"\{(\w+)\}", r"%\((\w+)\)s"):
-                assert set(re.findall(pattern, msgid)) == set(re.findall(pattern, translation)), msgid
+                assert set(re.findall(pattern, msgid)) == set(re.findall(pattern, translation)), (
+                    msgid
+                )

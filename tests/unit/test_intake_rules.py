@@ -65,7 +65,10 @@ async def test_user_error_changes_nothing_and_is_answered(harness, database):
     replies = await harness.say(ORGANISER, "!réglages fuseau Mars/Olympus")
     assert "Fuseau horaire inconnu" in replies[0]
     with database.session() as session:
-        assert session.get(RoomSettings, ROOM) is None or session.get(RoomSettings, ROOM).timezone is None
+        assert (
+            session.get(RoomSettings, ROOM) is None
+            or session.get(RoomSettings, ROOM).timezone is None
+        )
 
 
 async def test_member_is_refused_settings_change(harness, database):
@@ -116,3 +119,18 @@ async def test_person_flooding_commands_is_slowed_down(database, clock):
     replies = [await h.say(ALICE, "!aide") for _ in range(6)]
     assert [len(r) for r in replies] == [1, 1, 1, 1, 0, 0]
     assert "trop vite" in replies[3][0]
+
+
+async def test_backlog_proposal_command_is_recorded_without_a_reply(harness, database):
+    from storage.proposals import ProposalRepository
+
+    event = harness.event(
+        ALICE,
+        "m.room.message",
+        {"msgtype": "m.text", "body": "!proposition Un tiers-lieu par canton #ess"},
+        age=timedelta(minutes=30),
+    )
+    sent = await harness.deliver(event)
+    assert [item["type"] for item in sent] == ["m.reaction"]
+    with database.session() as session:
+        assert len(ProposalRepository(session).list(ROOM)) == 1

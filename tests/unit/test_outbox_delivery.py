@@ -68,7 +68,9 @@ async def test_sent_hook_sees_the_event_id_in_the_recording_transaction(database
     sender = RecordingSender()
     outbox = Outbox(database, sender, clock)
     seen: list[tuple[str, str]] = []
-    outbox.on_sent("announce:", lambda session, message: seen.append((message.key, message.event_id)))
+    outbox.on_sent(
+        "announce:", lambda session, message: seen.append((message.key, message.event_id))
+    )
     queue(outbox, database, "announce:E1", "x")
     queue(outbox, database, "reply:$a:1", "y")
     await outbox.send_due()

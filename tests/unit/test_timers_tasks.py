@@ -47,11 +47,15 @@ async def test_cancelled_task_never_fires(database, clock):
     assert [run.task.key for run in fired] == ["reminder:E3:1d"]
 
 
-async def test_after_downtime_recent_tasks_fire_late_and_old_ones_are_reported_missed(database, clock):
+async def test_after_downtime_recent_tasks_fire_late_and_old_ones_are_reported_missed(
+    database, clock
+):
     fired: list[TaskRun] = []
     reported: list[tuple[str, list[str]]] = []
     timers = make_timers(database, clock, fired)
-    timers.report_missed = lambda session, room, tasks: reported.append((room, [t.key for t in tasks]))
+    timers.report_missed = lambda session, room, tasks: reported.append(
+        (room, [t.key for t in tasks])
+    )
     add(timers, database, "reminder:E4:1d", clock.now() + timedelta(minutes=5))
     add(timers, database, "reminder:E5:1d", clock.now() + timedelta(hours=2))
     clock.advance(timedelta(hours=2, minutes=30))  # the bot was down all that time
