@@ -14,6 +14,7 @@ from sqlmodel import Session
 from bot import crypto
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.context import Context
 from bot.gateway import FatalGatewayError, MatrixGateway
 from bot.i18n import Translations
 from bot.intake import Hooks, Intake
@@ -66,11 +67,14 @@ def build_features(services: Services, registry: Callable[[], Registry]) -> list
     from handlers import proposals as proposals_feature
     from handlers import settings as settings_feature
 
+    async def cancel_poll(ctx: Context, number: int) -> None:
+        await polls_feature.cancel_poll(ctx, f"S{number}")
+
     prefix = services.config.bot.command_prefix
     return [
         Feature(commands=help_feature.commands(registry, prefix)),
         Feature(commands=settings_feature.commands()),
-        events_feature.feature(services),
+        events_feature.feature(services, cancellers={"S": cancel_poll}),
         polls_feature.feature(services),
         proposals_feature.feature(services),
     ]

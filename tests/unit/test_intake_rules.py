@@ -134,3 +134,12 @@ async def test_backlog_proposal_command_is_recorded_without_a_reply(harness, dat
     assert [item["type"] for item in sent] == ["m.reaction"]
     with database.session() as session:
         assert len(ProposalRepository(session).list(ROOM)) == 1
+
+
+async def test_cancel_command_also_cancels_polls(harness):
+    started = await harness.say(ALICE, "!sondage Quel jour ? ; mardi ; jeudi ; fin: demain 18h")
+    assert any("S1" in body for body in started)
+    replies = await harness.say(ALICE, "!annuler S1")
+    assert replies and "S1" in replies[-1]
+    again = await harness.say(ALICE, "!annuler S1")
+    assert again and "S1" in again[-1] and again[-1] != replies[-1]
