@@ -18,7 +18,7 @@ from bot.local_homeserver import RegisteredUser, free_port
 
 async def test_sandbox_gives_a_working_bot_and_stops_cleanly(tmp_path):
     port = free_port()
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, then awaited in a thread
         [sys.executable, "-m", "bot.cli", "sandbox", "--dir", str(tmp_path), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -57,7 +57,7 @@ async def test_sandbox_gives_a_working_bot_and_stops_cleanly(tmp_path):
         process.send_signal(signal.SIGINT)
         code = await asyncio.to_thread(process.wait, 20)
     assert code == 0
-    leftovers = subprocess.run(
+    leftovers = subprocess.run(  # noqa: ASYNC221 - a quick pgrep after the run
         ["pgrep", "-f", f"synapse.app.homeserver.*{tmp_path}"], capture_output=True, text=True
     )
     assert leftovers.stdout.strip() == ""
