@@ -80,6 +80,28 @@ def build_features(services: Services, registry: Callable[[], Registry]) -> list
     ]
 
 
+def assemble(services: Services) -> tuple[Registry, Hooks]:
+    """Build every feature and plug it in: commands into the registry, hooks, task kinds
+    into the timers, send hooks into the outbox."""
+    registry_box: list[Registry] = []
+    features = build_features(services, lambda: registry_box[0])
+    hooks = Hooks()
+    commands: list[Command] = []
+    for feature in features:
+        commands.extend(feature.commands)
+        hooks.messages += feature.hooks.messages
+        hooks.reactions += feature.hooks.reactions
+        hooks.redactions += feature.hooks.redactions
+        hooks.edits += feature.hooks.edits
+        hooks.polls += feature.hooks.polls
+        for kind in feature.task_kinds:
+            services.timers.register(kind)
+        for prefix, hook in feature.sent_hooks:
+            services.outbox.on_sent(prefix, hook)
+    registry_box.append(Registry(commands))
+    return registry_box[0], hooks
+
+
 class App:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
@@ -139,24 +161,9 @@ class App:
         services = Services(
             config, database, clock, outbox, timers, renderer, translations, gateway
         )
-        registry_box: list[Registry] = []
-        features = build_features(services, lambda: registry_box[0])
-        hooks = Hooks()
-        commands: list[Command] = []
-        for feature in features:
-            commands.extend(feature.commands)
-            hooks.messages += feature.hooks.messages
-            hooks.reactions += feature.hooks.reactions
-            hooks.redactions += feature.hooks.redactions
-            hooks.edits += feature.hooks.edits
-            hooks.polls += feature.hooks.polls
-            for kind in feature.task_kinds:
-                timers.register(kind)
-            for prefix, hook in feature.sent_hooks:
-                outbox.on_sent(prefix, hook)
-        registry_box.append(Registry(commands))
+        registry, hooks = assemble(services)
         router = Router(
-            registry_box[0], config.bot.command_prefix, RateLimiter(config.bot.commands_per_minute)
+            registry, config.bot.command_prefix, RateLimiter(config.bot.commands_per_minute)
         )
         timers.report_missed = lambda session, room_id, tasks: self._report_missed(
             session, room_id, tasks, services

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.app import Feature, Services, build_features
+from bot.app import Services, assemble
 from bot.clock import FrozenClock, to_millis
 from bot.config import BotConfig, Config, LoggingConfig, MatrixConfig, PrivacyConfig, StorageConfig
 from bot.gateway import SendError
 from bot.i18n import Translations
-from bot.intake import Hooks, Intake
+from bot.intake import Intake
 from bot.messages import MessageRenderer
 from bot.outbox import Outbox
-from bot.router import RateLimiter, Registry, Router
+from bot.router import RateLimiter, Router
 from bot.timers import Timers
 from storage.db import Database
 
@@ -80,31 +80,14 @@ class Harness:
             self.translations,
             self.sender,  # type: ignore[arg-type]
         )
-        box: list[Registry] = []
-        self.features: list[Feature] = build_features(services, lambda: box[0])
-        hooks = Hooks()
-        commands = []
-        for feature in self.features:
-            commands += feature.commands
-            hooks.messages += feature.hooks.messages
-            hooks.reactions += feature.hooks.reactions
-            hooks.redactions += feature.hooks.redactions
-            hooks.edits += feature.hooks.edits
-            hooks.polls += feature.hooks.polls
-            for kind in feature.task_kinds:
-                self.timers.register(kind)
-            for prefix, hook in feature.sent_hooks:
-                self.outbox.on_sent(prefix, hook)
-        box.append(Registry(commands))
-        self.registry = box[0]
-        self.hooks = hooks
+        self.registry, self.hooks = assemble(services)
         self.intake = Intake(
             bot_user_id=BOT,
             database=database,
             clock=clock,
             defaults=config.bot,
-            router=Router(box[0], "!", RateLimiter(1000)),
-            hooks=hooks,
+            router=Router(self.registry, "!", RateLimiter(1000)),
+            hooks=self.hooks,
             translations=self.translations,
             renderer=self.renderer,
             outbox=self.outbox,
