@@ -61,9 +61,11 @@ class Feature:
 
 def build_features(services: Services, registry: Callable[[], Registry]) -> list[Feature]:
     """Every feature of the bot, in the order help lists their commands."""
+    from handlers import digest as digest_feature
     from handlers import events as events_feature
     from handlers import help as help_feature
     from handlers import polls as polls_feature
+    from handlers import privacy as privacy_feature
     from handlers import proposals as proposals_feature
     from handlers import settings as settings_feature
 
@@ -77,6 +79,8 @@ def build_features(services: Services, registry: Callable[[], Registry]) -> list
         events_feature.feature(services, cancellers={"S": cancel_poll}),
         polls_feature.feature(services),
         proposals_feature.feature(services),
+        privacy_feature.feature(services),
+        digest_feature.feature(services),
     ]
 
 
@@ -140,9 +144,15 @@ class App:
             await gateway.close()
             return 2
         try:
-            can_encrypt = await crypto.prepare(
-                gateway, config.data_path, password=config.matrix.password
-            )
+            password = config.matrix.password
+            can_encrypt = await crypto.prepare(gateway, config.data_path, password=password)
+            if crypto.store_lost(gateway) and password:
+                gateway = await crypto.start_over(gateway, config.data_path, password=password)
+                can_encrypt = await crypto.prepare(gateway, config.data_path, password=password)
+        except FatalGatewayError as error:
+            log.error("%s", error)
+            await gateway.close()
+            return 2
         except Exception:
             log.exception("could not prepare encryption: encrypted rooms will be refused")
             can_encrypt = False
@@ -218,7 +228,13 @@ class App:
         await asyncio.wait(waits, timeout=CATCH_UP_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         for waiting in waits:
             waiting.cancel()
+        from handlers.privacy import prepare_retention  # before the rebuild: not "missed"
+
+        prepare_retention(services)
         timers.start()
+        from handlers.digest import ensure_schedules  # after the rebuild: next digests
+
+        ensure_schedules(services)
         log.info("Concerto is running as %s", config.matrix.user_id)
         stop_task = asyncio.create_task(self._stop.wait())
         done, _ = await asyncio.wait({sync_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)

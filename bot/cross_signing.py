@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from Crypto.PublicKey import ECC
 from Crypto.Signature import eddsa
 
 from bot.crypto import CRYPTO_DIR, write_private
@@ -100,7 +99,7 @@ def verify_json(obj: dict[str, Any], user_id: str, key_id: str, public_key: str)
     if not isinstance(signature, str):
         return False
     try:
-        key = ECC.import_key(decode_b64(public_key), curve_name="Ed25519")
+        key = eddsa.import_public_key(decode_b64(public_key))
         eddsa.new(key, "rfc8032").verify(signable(obj), decode_b64(signature))
     except ValueError:
         return False

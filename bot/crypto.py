@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 CRYPTO_DIR = "crypto"
 PICKLE_KEY_FILE = "pickle_key"
 NOTICE_EVERY = timedelta(hours=1)
+STORE_LOST = "the crypto store does not hold this device's keys"
 FRESH_FOR = timedelta(minutes=5)  # older undecryptable messages: keys requested, no notice
 UNDECRYPTABLE = N_(
     "I could not decrypt the message {name} just sent: my device did not receive its keys. "
@@ -107,12 +108,13 @@ async def prepare(gateway: MatrixGateway, data_dir: Path, *, password: str) -> b
         return False
     user_id, device_id = gateway.user_id, client.device_id or ""
     if not olm.account.shared and not await _device_keys_match(gateway, user_id, device_id):
-        gateway.encryption_problem = f"the crypto store does not hold device {device_id}'s keys"
+        gateway.encryption_problem = f"{STORE_LOST} (device {device_id})"
+        if password:
+            return False  # the caller starts over with a new device
         log.error(
             "%s (was the crypto folder of the data dir deleted or replaced?). The bot will "
-            "not act in encrypted rooms. To recover, stop the bot, delete credentials.json and "
-            "the crypto folder in the data dir, and start again with CONCERTO_MATRIX_PASSWORD "
-            "set (a new device is created).",
+            "not act in encrypted rooms. To recover, start it once with "
+            "CONCERTO_MATRIX_PASSWORD set: it then logs in as a new device.",
             gateway.encryption_problem,
         )
         return False
@@ -132,6 +134,35 @@ async def prepare(gateway: MatrixGateway, data_dir: Path, *, password: str) -> b
     return True
 
 
+def store_lost(gateway: MatrixGateway) -> bool:
+    return (gateway.encryption_problem or "").startswith(STORE_LOST)
+
+
+async def start_over(gateway: MatrixGateway, data_dir: Path, *, password: str) -> MatrixGateway:
+    """The store of the stored device is lost but a password is at hand: log in again as a
+    new device with a new store (the old device can never encrypt again)."""
+    from bot.gateway import CREDENTIALS_FILE, MatrixGateway
+
+    old_device = gateway.client.device_id
+    log.warning(
+        "the crypto store of device %s is lost: logging in again as a new device (messages "
+        "sent before cannot be decrypted; remove the old device from the account's sessions)",
+        old_device,
+    )
+    await gateway.close()
+    (data_dir / CREDENTIALS_FILE).unlink(missing_ok=True)
+    files = crypto_files(data_dir)
+    fresh = MatrixGateway(
+        gateway.client.homeserver,
+        gateway.user_id,
+        gateway.device_name,
+        store_path=files.store_path,
+        pickle_key=files.pickle_key,
+    )
+    await fresh.login(data_dir, password=password, access_token="")
+    return fresh
+
+
 async def _device_keys_match(gateway: MatrixGateway, user_id: str, device_id: str) -> bool:
     """A fresh account may only be uploaded for a device the server has no other keys for."""
     olm = gateway.client.olm
@@ -146,6 +177,51 @@ async def _device_keys_match(gateway: MatrixGateway, user_id: str, device_id: st
         return True
     published = (device.get("keys") or {}).get(f"ed25519:{device_id}")
     return bool(published == olm.account.identity_keys["ed25519"])
+
+
+async def answer_key_requests(gateway: MatrixGateway, requests: list[Any]) -> None:
+    """Re-send a room key to a member's device that asks for it, when it is safe.
+
+    Only for a session the bot itself created (its own Megolm session of the room, still in
+    use) and only to a device of a current member that this session was already shared
+    with: the answer never gives anyone a key they were not meant to have. Requests from the
+    bot's own other devices are matrix-nio's business (it answers verified ones).
+    """
+    client = gateway.client
+    olm = client.olm
+    if olm is None:
+        return
+    own_key = olm.account.identity_keys["curve25519"]
+    for request in requests:
+        sender, device_id = request.sender, request.requesting_device_id
+        if sender == gateway.user_id or request.sender_key != own_key:
+            continue
+        extra = {"room_id": request.room_id, "sender": sender}
+        room = client.rooms.get(request.room_id)
+        outbound = olm.outbound_group_sessions.get(request.room_id)
+        member = room is not None and sender in room.users and sender not in room.invited_users
+        if not (
+            member
+            and outbound is not None
+            and outbound.id == request.session_id
+            and (sender, device_id) in outbound.users_shared_with
+        ):
+            log.info("key request not answered (not a session shared with it)", extra=extra)
+            continue
+        try:
+            device = olm.device_store[sender][device_id]
+        except KeyError:
+            continue
+        inbound = olm.inbound_group_store.get(request.room_id, own_key, request.session_id)
+        olm_session = olm.session_store.get(device.curve25519)
+        if inbound is None or olm_session is None:
+            continue
+        olm.outgoing_to_device_messages.append(
+            olm._encrypt_forwarding_key(request.room_id, inbound, olm_session, device)
+        )
+        log.info("room key re-sent to %s on request", device_id, extra=extra)
+    if olm.outgoing_to_device_messages:
+        await client.send_to_device_messages()
 
 
 class UndecryptableNotices:

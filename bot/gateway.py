@@ -114,6 +114,7 @@ class MatrixGateway:
         self.device_name = device_name
         self.store_path = store_path if encryption else None
         self.encryption_problem: str | None = None  # set when the keys cannot be trusted
+        self._key_requests: list[nio.RoomKeyRequest] = []  # from members, answered after sync
         self._creators: dict[str, frozenset[str]] = {}
 
     @property
@@ -207,6 +208,11 @@ class MatrixGateway:
         except (TimeoutError, OSError, aiohttp.ClientError) as error:
             raise TransientError(f"sync failed: {error!r}") from None
         if isinstance(response, nio.SyncResponse):
+            self._key_requests.extend(
+                event
+                for event in response.to_device_events
+                if isinstance(event, nio.RoomKeyRequest)
+            )
             return response
         if _error_code(response) == "M_UNKNOWN_TOKEN" and not response.soft_logout:
             raise FatalGatewayError(
@@ -248,11 +254,21 @@ class MatrixGateway:
             if client.should_upload_keys and self.encryption_problem is None:
                 await self.upload_keys()
             if client.should_query_keys:
+                changed = set(client.users_for_key_query)
                 response = await client.keys_query()
                 if not isinstance(response, nio.KeysQueryResponse):
                     log.warning("device key query failed: %s", response)
+                else:  # devices added or removed: new room keys for everyone still there
+                    for room_id, room in client.rooms.items():
+                        if room.encrypted and changed.intersection(room.users):
+                            client.invalidate_outbound_session(room_id)
             if client.should_claim_keys:
                 await client.keys_claim(client.get_users_for_key_claiming())
+            if self._key_requests:
+                from bot.crypto import answer_key_requests  # bot.crypto imports this module
+
+                requests, self._key_requests = self._key_requests, []
+                await answer_key_requests(self, requests)
         except (TimeoutError, OSError, aiohttp.ClientError, nio.LocalProtocolError) as error:
             log.warning("key upkeep failed, will retry after the next sync: %r", error)
 

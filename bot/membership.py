@@ -14,11 +14,13 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
+# Invites and leaves carry one reason for everyone, so it is written in both languages.
 ENCRYPTION_REFUSAL = (
-    "Concerto cannot work in encrypted rooms yet and never sends unencrypted messages into "
-    "them; invite it into an unencrypted room. / Concerto ne fonctionne pas encore dans les "
-    "salons chiffrés et n'y envoie jamais de message en clair : invitez-le dans un salon "
-    "non chiffré."
+    "Concerto cannot encrypt right now (its encryption keys are unavailable: the person who "
+    "runs it can see why in its log) and never sends unencrypted messages into an encrypted "
+    "room. / Concerto ne peut pas chiffrer pour le moment (ses clés de chiffrement sont "
+    "indisponibles : la personne qui l'administre en verra la raison dans son journal) et "
+    "n'envoie jamais de message en clair dans un salon chiffré."
 )
 INVITER_REFUSAL = "This inviter is not allowed to add Concerto to rooms."
 

@@ -203,6 +203,9 @@ async def reglages(ctx: Context) -> None:
         )
     values = setting.setter(ctx, parts[1].strip())
     RoomSettingsRepository(ctx.session).update(ctx.room_id, **values)
+    from handlers.digest import follow_settings  # the digest task follows its schedule
+
+    follow_settings(ctx, values)
     if "language" in values:
         ctx.use_language(str(values["language"]))  # confirm in the new language
     ctx.reply("Setting {name} changed.", name=setting.name)

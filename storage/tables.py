@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+import storage.digest_models
 import storage.event_models
 import storage.models
 import storage.poll_models
+import storage.privacy_models
 import storage.proposal_models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from concerto_bot import BotProcess
-from matrix_people import MakePerson, MakeUser, Person
+from matrix_people import MakePerson, MakeUser, Person, joined
 
 from bot.local_homeserver import INSTALL_HINT, LocalHomeserver, RegisteredUser, synapse_installed
 
@@ -130,14 +130,3 @@ async def bot_room(
     room_id = await organiser.create_room("Groupe de travail", invite=[bot.user_id])
     await organiser.wait_for(room_id, joined(bot.user_id), timeout=30)
     return bot, organiser, room_id
-
-
-def joined(user_id: str) -> Callable[[dict[str, Any]], bool]:
-    def match(event: dict[str, Any]) -> bool:
-        return (
-            event.get("type") == "m.room.member"
-            and event.get("state_key") == user_id
-            and (event.get("content") or {}).get("membership") == "join"
-        )
-
-    return match

@@ -45,7 +45,7 @@ class EncryptedPerson(Person):
     async def start_encrypted(
         cls, homeserver_url: str, user: RegisteredUser, store_dir: Path
     ) -> EncryptedPerson:
-        store_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(store_dir.mkdir, parents=True, exist_ok=True)
         config = AsyncClientConfig(
             encryption_enabled=True,
             store_sync_tokens=True,
@@ -110,9 +110,7 @@ async def raw_messages(person: Person, room_id: str, limit: int = 100) -> list[d
     """The room's latest events exactly as the server stores them (no decryption), oldest
     first."""
     client = person.client
-    path = (
-        f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/messages?dir=b&limit={limit}"
-    )
+    path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/messages?dir=b&limit={limit}"
     response = await client.send(
         "GET", path, headers={"Authorization": f"Bearer {client.access_token}"}
     )

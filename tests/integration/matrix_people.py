@@ -50,6 +50,7 @@ __all__ = [
     "Predicate",
     "WaitTimeout",
     "edit_of",
+    "joined",
     "of_type",
     "reaction_to",
     "redaction_of",
@@ -592,3 +593,14 @@ class Person:
         self.backfilled += len(newest_first)
         log.debug("backfilled %d event(s) in %s for %s", len(newest_first), room_id, self.user_id)
         return newest_first[::-1]
+
+
+def joined(user_id: str) -> Predicate:
+    def match(event: Event) -> bool:
+        return (
+            event.get("type") == "m.room.member"
+            and event.get("state_key") == user_id
+            and (event.get("content") or {}).get("membership") == "join"
+        )
+
+    return match

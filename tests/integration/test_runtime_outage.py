@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from concerto_bot import BotProcess
-from conftest import joined
-from matrix_people import Person
+from matrix_people import Person, joined
 
 from bot.local_homeserver import LocalHomeserver
 

@@ -10,8 +10,7 @@ import subprocess
 import sys
 
 import nio
-from conftest import joined
-from matrix_people import Person
+from matrix_people import Person, joined
 
 from bot.local_homeserver import RegisteredUser, free_port
 

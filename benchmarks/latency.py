@@ -1,0 +1,152 @@
+"""Command → reply latency, seen by the sender, against the homeserver floor and an echo bot.
+
+In one run, interleaved so that load and noise hit all three alike, 200 times each:
+
+- floor: a message sent in a room without a bot, until the sender sees it in its own sync;
+- echo bot: ``!ping`` → the reply of ``benchmarks/echo_bot.py`` (plain matrix-nio);
+- Concerto: ``!aide aide`` (a short help reply) → Concerto's reply.
+
+Also reported from the server's timestamps: command ``origin_server_ts`` → reply
+``origin_server_ts`` (the bot's share, including the sync that brought the command).
+
+Run: ``python benchmarks/latency.py [rounds]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+from common import (
+    PROFILE,
+    BotProcess,
+    EchoBotProcess,
+    Person,
+    append_report,
+    register,
+    reply_to,
+    room_with,
+    summary,
+    table,
+    workspace,
+)
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+WARM_UP = 10
+TARGET_RATIO = 1.2
+
+
+async def round_trip(
+    person: Person, room_id: str, body: str, bot_id: str | None
+) -> tuple[float, float]:
+    """Seconds until the sender sees the reply (or its own echo), and the server-side delay."""
+    started = time.perf_counter()
+    event_id = await person.send_text(room_id, body)
+    if bot_id is None:
+        seen = await person.wait_for(room_id, lambda e: e.get("event_id") == event_id, 30)
+        sent = seen
+    else:
+        seen = await person.wait_for(room_id, reply_to(bot_id, event_id), 30)
+        sent = await person.wait_for(room_id, lambda e: e.get("event_id") == event_id, 30)
+    elapsed = time.perf_counter() - started
+    server = (seen["origin_server_ts"] - sent["origin_server_ts"]) / 1000
+    return elapsed, server
+
+
+async def main() -> None:
+    started = time.monotonic()
+    async with workspace("latency") as (folder, server):
+        alice_account = await register(server, "alice")
+        concerto = BotProcess(server, await register(server, "concerto"), folder / "concerto")
+        echo = EchoBotProcess(server, await register(server, "echo"), folder / "echo")
+        concerto.start(profile=PROFILE)
+        echo.start()
+        alice = await Person.start(server.url, alice_account)
+        try:
+            floor_room = await alice.create_room("floor")
+            echo_room = await room_with(alice, echo.user_id, "echo")
+            concerto_room = await room_with(alice, concerto.user_id, "concerto")
+            cases = {
+                "floor": (floor_room, "floor", None),
+                "echo": (echo_room, "!ping", echo.user_id),
+                "concerto": (concerto_room, "!aide aide", concerto.user_id),
+            }
+            for _ in range(WARM_UP):
+                for room_id, body, bot_id in cases.values():
+                    await round_trip(alice, room_id, body, bot_id)
+            seen: dict[str, list[float]] = {name: [] for name in cases}
+            server_side: dict[str, list[float]] = {name: [] for name in cases}
+            names = list(cases)
+            cpu_before = concerto.cpu_seconds()
+            for index in range(ROUNDS):
+                order = names[index % 3 :] + names[: index % 3]  # rotate who goes first
+                for name in order:
+                    room_id, body, bot_id = cases[name]
+                    elapsed, delay = await round_trip(alice, room_id, body, bot_id)
+                    seen[name].append(elapsed * 1000)
+                    server_side[name].append(delay * 1000)
+            cpu_per_command = (concerto.cpu_seconds() - cpu_before) / ROUNDS * 1000
+            rss = concerto.rss_mib()
+            echo_rss = echo.rss_mib()
+        finally:
+            await alice.close()
+            await concerto.stop()
+            await echo.stop()
+
+    stats = {name: summary(values) for name, values in seen.items()}
+    server_stats = {name: summary(values) for name, values in server_side.items()}
+    labels = {
+        "floor": "homeserver floor (send → own sync echo)",
+        "echo": "echo bot (nio, `!ping`)",
+        "concerto": "Concerto (`!aide aide`)",
+    }
+    rows = []
+    for name in cases:
+        s, k = stats[name], server_stats[name]
+        bot_share = f"{k['median']:.1f} / {k['p95']:.1f}" if name != "floor" else "—"
+        rows.append(
+            (
+                labels[name],
+                s["n"],
+                f"{s['median']:.1f}",
+                f"{s['p95']:.1f}",
+                f"{s['max']:.1f}",
+                bot_share,
+                f"{s['median'] / stats['floor']['median']:.2f}×",
+            )
+        )
+    ratio = stats["concerto"]["median"] / stats["echo"]["median"]
+    ratio_p95 = stats["concerto"]["p95"] / stats["echo"]["p95"]
+    body = (
+        table(
+            [
+                "round trip",
+                "n",
+                "median ms",
+                "p95 ms",
+                "max ms",
+                "command ts → reply ts, median / p95 ms",
+                "vs floor",
+            ],
+            rows,
+        )
+        + f"\n\nConcerto / echo bot: median **{ratio:.2f}×**, p95 {ratio_p95:.2f}× "
+        f"(target median ≤ {TARGET_RATIO}×: {'met' if ratio <= TARGET_RATIO else 'NOT met'}). "
+        f"Concerto CPU per command: {cpu_per_command:.1f} ms; RSS at the end: {rss:.0f} MiB "
+        f"(echo bot {echo_rss:.0f} MiB)."
+    )
+    notes = [
+        "The three cases are interleaved (rotating order) in one run, one request at a time.",
+        "2 cores shared by Synapse, both bots and the client; other engineers were running "
+        "test suites on the same machine at the time, so absolute values are noisy.",
+    ]
+    if PROFILE:
+        notes.append("Bot run under the py-spy sampler (adds a little overhead).")
+    append_report("Latency: command → reply", body, started=started, notes=notes)
+    if PROFILE:
+        print(concerto.profile_summary())
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

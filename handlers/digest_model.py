@@ -1,0 +1,311 @@
+"""The weekly digest as plain data: weeks and slots in a room's timezone, grouping, splitting.
+
+Nothing here touches the database or Matrix, so the rules are tested directly:
+
+- A room's digest is due at its *slot*: its schedule's weekday and time, in its timezone
+  (default Monday 09:00). Wall-clock arithmetic is done in local time, so a week that crosses
+  a daylight-saving change is 167 or 169 hours long and the slot stays at 09:00.
+- A digest is named after the ISO week most of its seven days fall in: the week of
+  ``slot - 3½ days``. The Monday 09:00 digest of 15 March 2027 (W11) covers 8–15 March and is
+  the digest of 2027-W10; a Friday 17:00 digest covers the week it ends.
+- A digest covers ``[start, end)``: it starts where the room's previous digest ended (so a
+  digest published early by hand loses nothing), or seven local days before its slot when the
+  previous one is older than two weeks (or there was none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+HALF_WEEK = timedelta(days=3, hours=12)
+WEEK = timedelta(days=7)
+UNTAGGED = ""
+SECTIONS = ("proposals", "decisions", "polls_closed", "polls_open", "events", "deadlines")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    weekday: int  # Monday = 0
+    hour: int
+    minute: int
+
+
+# --- weeks and slots --------------------------------------------------------------------------
+
+
+def week_label(moment: datetime) -> str:
+    """`2027-W10`: the ISO week of a (local) moment."""
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_bounds(label: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00 of an ISO week, in ``tz``, as aware UTC."""
+    year, week = label.split("-W")
+    monday = datetime.fromisocalendar(int(year), int(week), 1)
+    return _to_utc(monday, tz), _to_utc(monday + WEEK, tz)
+
+
+def previous_week(label: str) -> str:
+    year, week = label.split("-W")
+    monday = datetime.fromisocalendar(int(year), int(week), 1)
+    return week_label(monday - WEEK)
+
+
+def _to_utc(local_naive: datetime, tz: ZoneInfo) -> datetime:
+    return local_naive.replace(tzinfo=tz).astimezone(UTC)
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Wall-clock time in ``tz`` without tzinfo (for arithmetic in local days)."""
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+def next_slot(after: datetime, schedule: Schedule, tz: ZoneInfo) -> datetime:
+    """The first slot strictly after ``after`` (aware UTC in, aware UTC out)."""
+    local = _local(after, tz)
+    days_ahead = (schedule.weekday - local.weekday()) % 7
+    day = (local + timedelta(days=days_ahead)).replace(
+        hour=schedule.hour, minute=schedule.minute, second=0, microsecond=0
+    )
+    candidate = _to_utc(day, tz)
+    if candidate <= after:
+        candidate = _to_utc(day + WEEK, tz)
+    return candidate
+
+
+def slot_label(slot: datetime, tz: ZoneInfo) -> str:
+    """The digest week of a slot: the ISO week most of its seven days fall in."""
+    return week_label(_local(slot, tz) - HALF_WEEK)
+
+
+def local_weeks_before(moment: datetime, tz: ZoneInfo, weeks: int = 1) -> datetime:
+    """The same wall-clock time ``weeks`` weeks earlier (DST-safe)."""
+    return _to_utc(_local(moment, tz) - weeks * WEEK, tz)
+
+
+def period_start(slot: datetime, tz: ZoneInfo, previous_end: datetime | None) -> datetime:
+    """Where a digest due at ``slot`` starts: the previous digest's end if recent, else a week."""
+    week_before = local_weeks_before(slot, tz)
+    if previous_end is not None and local_weeks_before(slot, tz, 2) < previous_end < slot:
+        return previous_end
+    return week_before
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposalLine:
+    id: str
+    text: str
+    author: str
+    supports: int
+    link: str
+    retained: bool = False
+
+
+@dataclass(frozen=True)
+class NewProposal:
+    """A proposal of the period with what grouping needs: canonical tags and creation order."""
+
+    line: ProposalLine
+    tags: tuple[str, ...]  # canonical folded tags, synonyms applied
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TagGroup:
+    tag: str  # display spelling without '#', or UNTAGGED
+    proposals: tuple[ProposalLine, ...]
+    total: int  # proposals with this tag in the period (more than shown when capped)
+    more: int = 0  # proposals not shown (capped), said after the group's last line
+    continued: bool = False  # a later part of a group split across messages
+
+    @property
+    def hidden(self) -> int:
+        return self.more
+
+
+@dataclass(frozen=True)
+class PollRow:
+    text: str
+    count: int
+    percent: int
+    winner: bool
+
+
+@dataclass(frozen=True)
+class PollLine:
+    id: str
+    question: str
+    rows: tuple[PollRow, ...] = ()
+    voters: int = 0
+    winners: tuple[str, ...] = ()
+    closes: str = ""  # open polls: when they close, in words ("" when no end is set)
+
+
+@dataclass(frozen=True)
+class AgendaLine:
+    id: str
+    title: str
+    when: str
+    going: int = 0
+    maybe: int = 0
+    not_going: int = 0
+    time_left: str = ""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One section (or a slice of one) of a digest: the unit messages are split by."""
+
+    kind: str  # one of SECTIONS
+    items: tuple[Any, ...]
+    continued: bool = False
+
+
+@dataclass
+class RoomDigest:
+    room_id: str
+    room_name: str
+    week: str
+    start: datetime
+    end: datetime
+    period: str = ""  # "from … to …" in the room's language, filled by the builder
+    new_proposals: int = 0
+    groups: list[TagGroup] = field(default_factory=list)
+    decisions: list[ProposalLine] = field(default_factory=list)
+    polls_closed: list[PollLine] = field(default_factory=list)
+    polls_open: list[PollLine] = field(default_factory=list)
+    events: list[AgendaLine] = field(default_factory=list)
+    deadlines: list[AgendaLine] = field(default_factory=list)
+    tag_counts: dict[str, int] = field(default_factory=dict)  # display tag → new proposals
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.blocks())
+
+    def blocks(self) -> list[Block]:
+        """The non-empty sections, in reading order."""
+        sections: list[tuple[str, Sequence[Any]]] = [
+            ("proposals", self.groups),
+            ("decisions", self.decisions),
+            ("polls_closed", self.polls_closed),
+            ("polls_open", self.polls_open),
+            ("events", self.events),
+            ("deadlines", self.deadlines),
+        ]
+        return [Block(kind, tuple(items)) for kind, items in sections if items]
+
+
+def _proposal_order(item: NewProposal) -> tuple[int, datetime, str]:
+    return (-item.line.supports, item.created_at, item.line.id)
+
+
+def group_by_tag(
+    proposals: Sequence[NewProposal], displays: Mapping[str, str], limit: int | None = None
+) -> list[TagGroup]:
+    """Proposals under each of their tags, most supported first; busiest themes first.
+
+    A proposal with two tags is listed under both (each theme is read on its own); untagged
+    proposals come last. ``limit`` caps the proposals shown per tag (``total`` keeps the count).
+    """
+    by_tag: dict[str, list[NewProposal]] = {}
+    for item in proposals:
+        tags = list(dict.fromkeys(item.tags)) or [UNTAGGED]
+        for tag in tags:
+            by_tag.setdefault(tag, []).append(item)
+    groups = []
+    for tag, items in by_tag.items():
+        items.sort(key=_proposal_order)
+        shown = items if limit is None else items[:limit]
+        groups.append(
+            (
+                tag == UNTAGGED,
+                -len(items),
+                -sum(i.line.supports for i in items),
+                displays.get(tag, tag).casefold(),
+                TagGroup(
+                    tag=displays.get(tag, tag) if tag != UNTAGGED else UNTAGGED,
+                    proposals=tuple(i.line for i in shown),
+                    total=len(items),
+                    more=len(items) - len(shown),
+                ),
+            )
+        )
+    groups.sort(key=lambda entry: entry[:4])
+    return [entry[4] for entry in groups]
+
+
+def tag_counts(groups: Sequence[TagGroup]) -> dict[str, int]:
+    return {group.tag: group.total for group in groups if group.tag != UNTAGGED}
+
+
+# --- splitting into messages ------------------------------------------------------------------
+
+Measure = Callable[[Sequence[Block]], int]
+
+
+def _halves(block: Block) -> list[Block] | None:
+    """A block cut in two (a tag group is cut between its proposals), or None if atomic."""
+    if len(block.items) > 1:
+        middle = len(block.items) // 2
+        return [
+            replace(block, items=block.items[:middle]),
+            Block(block.kind, block.items[middle:], continued=True),
+        ]
+    if block.kind == "proposals" and len(block.items[0].proposals) > 1:
+        group: TagGroup = block.items[0]
+        middle = len(group.proposals) // 2
+        first = replace(group, proposals=group.proposals[:middle], more=0)
+        second = replace(group, proposals=group.proposals[middle:], continued=True)
+        return [replace(block, items=(first,)), Block("proposals", (second,), continued=True)]
+    return None
+
+
+def split(blocks: Sequence[Block], measure: Measure, limit: int) -> list[list[Block]]:
+    """Pack blocks into as few messages as fit in ``limit`` bytes each, in reading order.
+
+    ``measure(blocks)`` is the size of a message made of those blocks (header included). A
+    block too big for one message is cut in two (between tag groups, then between proposals)
+    until it fits; a single item that cannot fit alone still gets a message of its own. Sizes
+    are added up per block (one render each), then every part is measured once for real.
+    """
+    if measure(blocks) <= limit:
+        return [list(blocks)]
+    base = measure([])
+    pieces: list[tuple[Block, int]] = []
+    pending = list(blocks)
+    while pending:
+        block = pending.pop(0)
+        size = measure([block])
+        halves = _halves(block) if size > limit else None
+        if halves is None:
+            pieces.append((block, size - base))
+        else:
+            pending[:0] = halves
+    parts: list[list[Block]] = []
+    current: list[Block] = []
+    used = base
+    for block, size in pieces:
+        if current and used + size > limit:
+            parts.append(current)
+            current, used = [], base
+        current.append(block)
+        used += size
+    if current:
+        parts.append(current)
+    return [piece for part in parts for piece in _refit(part, measure, limit)]
+
+
+def _refit(part: list[Block], measure: Measure, limit: int) -> list[list[Block]]:
+    """Sizes do not add up exactly (shared headings): halve a part that turned out too big."""
+    if len(part) < 2 or measure(part) <= limit:
+        return [part]
+    middle = len(part) // 2
+    return _refit(part[:middle], measure, limit) + _refit(part[middle:], measure, limit)

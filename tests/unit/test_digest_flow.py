@@ -1,0 +1,198 @@
+"""`!résumé` through the real router, intake, outbox and timers (recording sender, frozen clock):
+preview, publish once per week, the weekly task, settings changes, shared digest and files."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from harness import ROOM, Harness
+
+from bot.clock import FrozenClock
+from bot.messages import MAX_EVENT_BYTES
+from storage.digests import DigestRepository
+from storage.models import ScheduledTask
+
+ORGANISER = "@org:test"
+MEMBER = "@bob:test"
+SHARED = "!shared:test"
+# Wednesday 17 June 2026, 10:00 in Paris: the coming digest is Monday 22 June 09:00 (2026-W25)
+NOW = datetime(2026, 6, 17, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def bot(sqlite_database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    monkeypatch.chdir(tmp_path)  # the harness's data dir is relative: keep files in tmp
+    harness = Harness(sqlite_database, FrozenClock(NOW))
+    harness.levels[ORGANISER] = 100
+    return harness
+
+
+def tasks(bot: Harness) -> dict[str, tuple[str, datetime]]:
+    with bot.database.session() as session:
+        rows = DigestRepository(session).tasks(ROOM)
+        return {row.key: (row.status, row.due_at) for row in rows}
+
+
+def room_messages(sent: list[dict], room: str = ROOM) -> list[dict]:
+    return [s["content"] for s in sent if s["room_id"] == room and s["type"] == "m.room.message"]
+
+
+async def test_digest_preview_lists_proposals_by_tag_for_everyone(bot: Harness):
+    await bot.say(MEMBER, "!proposition Un tiers-lieu par canton #tierslieux #ESS")
+    await bot.say(ORGANISER, "!proposition Former les bénévoles au numérique #numérique")
+    replies = await bot.say(MEMBER, "!résumé")
+    assert len(replies) == 1
+    body = replies[0]
+    assert "Aperçu du résumé hebdomadaire — semaine 2026-W25" in body
+    assert "#tierslieux" in body and "#numérique" in body and "#ESS" in body
+    assert "P1 Un tiers-lieu par canton" in body and "Bob" in body
+    assert "https://matrix.to/#/" in body
+    # the preview is a reply, nothing is recorded as published
+    with bot.database.session() as session:
+        assert DigestRepository(session).get(ROOM, "2026-W25") is None
+
+
+async def test_digest_publish_posts_once_per_week_and_refuses_members(bot: Harness):
+    await bot.say(MEMBER, "!proposition Un jardin partagé #écologie")
+    refused = await bot.say(MEMBER, "!résumé publier")
+    assert "Seuls les organisateurs" in refused[0]
+
+    before = len(bot.sender.sent)
+    await bot.say(ORGANISER, "!digest publish")
+    posted = room_messages(bot.sender.sent[before:])
+    assert len(posted) == 1
+    content = posted[0]
+    assert content["msgtype"] == "m.notice" and content["m.mentions"] == {}
+    assert "m.relates_to" not in content
+    assert content["body"].startswith("Résumé hebdomadaire — semaine 2026-W25")
+    assert "#écologie" in content["body"]
+    assert "<h4>Nouvelles propositions par thème</h4>" in content["formatted_body"]
+
+    again = await bot.say(ORGANISER, "!résumé publier")
+    assert "déjà été publié" in again[0]
+    assert "2026-W25" in again[0]
+    # the week's task moved to the following week
+    state = tasks(bot)
+    assert state["digest:!room:test:2026-W26"][0] == "pending"
+    assert state["digest:!room:test:2026-W26"][1] == datetime(2026, 6, 29, 7, 0, tzinfo=UTC)
+    assert state.get("digest:!room:test:2026-W25", ("cancelled",))[0] == "cancelled"
+
+
+async def test_digest_task_fires_posts_and_schedules_the_next_week(bot: Harness):
+    await bot.say(MEMBER, "!résumé")  # the room's first command sets up its task
+    assert tasks(bot)["digest:!room:test:2026-W25"] == (
+        "pending",
+        datetime(2026, 6, 22, 7, 0, tzinfo=UTC),
+    )
+    await bot.say(MEMBER, "!proposition Des bus le dimanche #mobilité")
+    bot.clock.set(datetime(2026, 6, 22, 7, 0, tzinfo=UTC))
+    assert await bot.timers.fire_due() == 1
+    before = len(bot.sender.sent)
+    await bot.outbox.send_due()
+    posted = room_messages(bot.sender.sent[before:])
+    assert len(posted) == 1 and "#mobilité" in posted[0]["body"]
+    assert "Du lundi 15 juin 2026 à 09:00" in posted[0]["body"]
+    state = tasks(bot)
+    assert state["digest:!room:test:2026-W25"][0] == "done"
+    assert state["digest:!room:test:2026-W26"] == (
+        "pending",
+        datetime(2026, 6, 29, 7, 0, tzinfo=UTC),
+    )
+    # publishing by hand now targets next week; firing the old task again posts nothing
+    with bot.database.session() as session:
+        task = session.get(ScheduledTask, 1)
+        assert task is not None
+        DigestRepository(session).revive_task(task, task.due_at)
+    await bot.timers.fire_due()
+    await bot.outbox.send_due()
+    assert len(room_messages(bot.sender.sent[before:])) == 1
+
+
+async def test_digest_empty_week_says_so_in_one_line(bot: Harness):
+    bot.clock.set(datetime(2026, 6, 22, 7, 0, tzinfo=UTC))
+    await bot.say(ORGANISER, "!résumé publier")
+    body = room_messages(bot.sender.sent)[-1]["body"]
+    assert body.splitlines()[-1] == (
+        "Semaine calme ici : aucune nouvelle proposition, décision ni sondage, et rien de prévu."
+    )
+
+
+async def test_digest_schedule_follows_settings_and_off_cancels(bot: Harness):
+    await bot.say(MEMBER, "!résumé")
+    await bot.say(ORGANISER, "!réglages résumé vendredi 17h")
+    state = {k: v for k, v in tasks(bot).items() if v[0] == "pending"}
+    # Friday 19 June 17:00 Paris = 15:00 UTC, the digest of 2026-W25
+    assert state == {
+        "digest:!room:test:2026-W25": ("pending", datetime(2026, 6, 19, 15, 0, tzinfo=UTC))
+    }
+    await bot.say(ORGANISER, "!réglages fuseau America/Cayenne")
+    state = {k: v for k, v in tasks(bot).items() if v[0] == "pending"}
+    assert state == {
+        "digest:!room:test:2026-W25": ("pending", datetime(2026, 6, 19, 20, 0, tzinfo=UTC))
+    }
+    await bot.say(ORGANISER, "!réglages résumé off")
+    assert [v for v in tasks(bot).values() if v[0] == "pending"] == []
+    await bot.say(ORGANISER, "!réglages résumé lundi 9h")
+    await bot.say(ORGANISER, "!réglages fuseau Europe/Paris")
+    state = {k: v for k, v in tasks(bot).items() if v[0] == "pending"}
+    assert state == {
+        "digest:!room:test:2026-W25": ("pending", datetime(2026, 6, 22, 7, 0, tzinfo=UTC))
+    }
+
+
+async def test_digest_shared_room_and_files(bot: Harness, tmp_path: Path):
+    await bot.say(ORGANISER, "!réglages salon-résumé !shared:test")
+    await bot.say(
+        MEMBER, "!proposition Ouvrir le fablab le samedi <script>alert(1)</script> #fablab"
+    )
+    before = len(bot.sender.sent)
+    await bot.say(ORGANISER, "!résumé publier")
+    shared = room_messages(bot.sender.sent[before:], SHARED)
+    assert len(shared) == 1
+    assert shared[0]["body"].startswith("Résumé commun — semaine 2026-W25")
+    assert "Sommaire" in shared[0]["body"]
+    assert "<script>" not in shared[0]["formatted_body"]
+    folder = tmp_path / "data" / "digests"
+    markdown = (folder / "2026-W25.md").read_text(encoding="utf-8")
+    page = (folder / "2026-W25.html").read_text(encoding="utf-8")
+    assert markdown.startswith("# Résumé de la semaine 2026-W25")
+    assert "#fablab" in markdown and "&lt;script&gt;" in markdown
+    assert '<meta name="viewport"' in page and "<svg" in page and "<script" not in page
+    assert "&lt;script&gt;" in page
+    # a second publication is refused and the shared message is not posted again
+    before = len(bot.sender.sent)
+    await bot.say(ORGANISER, "!résumé publier")
+    assert room_messages(bot.sender.sent[before:], SHARED) == []
+
+
+async def test_digest_large_week_is_split_into_labelled_parts(bot: Harness):
+    long_text = "Une proposition détaillée " + "avec beaucoup de mots " * 12
+    for index in range(240):
+        await bot.say(MEMBER, f"!proposition {long_text} numéro {index} #theme{index % 30}")
+    before = len(bot.sender.sent)
+    await bot.say(ORGANISER, "!résumé publier")
+    posted = room_messages(bot.sender.sent[before:])
+    assert len(posted) > 1
+    count = len(posted)
+    for index, content in enumerate(posted, 1):
+        assert len(json.dumps(content, ensure_ascii=False).encode()) <= MAX_EVENT_BYTES
+        assert f"({index}/{count})" in content["body"].splitlines()[0]
+    everything = "\n".join(c["body"] for c in posted)
+    for theme in range(30):
+        assert f"#theme{theme} " in everything
+    with bot.database.session() as session:
+        run = DigestRepository(session).get(ROOM, "2026-W25")
+        assert run is not None and run.parts == count
+
+
+async def test_digest_in_english_room(sqlite_database, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bot = Harness(sqlite_database, FrozenClock(NOW), language="en")
+    await bot.say(MEMBER, "!proposal Free <b>bikes</b> #mobility")
+    replies = await bot.say(MEMBER, "!digest")
+    assert replies[0].startswith("Preview of the weekly digest — week 2026-W25 (so far)")
+    html = bot.sender.sent[-1]["content"]["formatted_body"]
+    assert "New proposals by theme" in html and "&lt;b&gt;bikes&lt;/b&gt;" in html

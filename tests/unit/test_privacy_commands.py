@@ -1,0 +1,252 @@
+"""`!confidentialité`, `!mes-données` and `!oublie-moi` through the real router and intake,
+checking both what the bot sends and what the database keeps afterwards."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from harness import ROOM, Harness
+from sqlmodel import select
+
+from bot.clock import to_millis
+from storage.event_models import AgendaItem, EventRsvp
+from storage.models import OutboxMessage
+from storage.poll_models import Poll, PollBallot
+from storage.privacy_models import PrivacyDirectRoom, PrivacyErasedProposal, PrivacyForgetRequest
+from storage.proposal_models import Proposal, ProposalReaction, ProposalTag
+from storage.proposals import ProposalRepository, TagSpelling
+
+ALICE = "@alice:test"
+BOB = "@bob:test"
+DM = "!dm-alice:test"
+ALICE_TEXT = "Un tiers-lieu dans chaque canton"
+
+
+class FakeHomeserver:
+    """Answers the raw calls the privacy feature makes to open a direct room."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any] | None]] = []
+        self.membership = "join"
+
+    async def request_json(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        self.calls.append((method, path, body))
+        if path.endswith("/createRoom"):
+            return 200, {"room_id": DM}
+        if "/state/m.room.member/" in path:
+            return 200, {"membership": self.membership}
+        return 200, {}
+
+
+@pytest.fixture
+def harness(database, clock) -> Harness:
+    h = Harness(database, clock)
+    h.server = FakeHomeserver()  # type: ignore[attr-defined]
+    h.sender.request_json = h.server.request_json  # type: ignore[attr-defined]
+    return h
+
+
+def rows(harness: Harness, model: Any) -> list[Any]:
+    with harness.database.session() as session:
+        return list(session.exec(select(model)))
+
+
+async def command(harness: Harness, sender: str, body: str) -> list[dict[str, Any]]:
+    """Send a command; everything the bot did (uploads included)."""
+    event = harness.event(sender, "m.room.message", {"msgtype": "m.text", "body": body})
+    return await harness.deliver(event)
+
+
+def seed(harness: Harness) -> dict[str, int]:
+    """Alice proposes, supports Bob's proposal, votes in a poll and answers an event."""
+    now = harness.clock.now()
+    with harness.database.session() as session:
+        proposals = ProposalRepository(session)
+        mine = proposals.add(
+            room_id=ROOM,
+            event_id="$alice-proposal",
+            author=ALICE,
+            text=ALICE_TEXT + " #tierslieux #ESS",
+            tags=[TagSpelling("tierslieux", "tierslieux"), TagSpelling("ESS", "ess")],
+            source="command",
+            created_at=now,
+        )
+        bobs = proposals.add(
+            room_id=ROOM,
+            event_id="$bob-proposal",
+            author=BOB,
+            text="Des vélos partout #mobilité",
+            tags=[TagSpelling("mobilité", "mobilite")],
+            source="message",
+            created_at=now,
+        )
+        proposals.add_reaction(
+            bobs, reaction_event_id="$alice-thumb", user_id=ALICE, kind="support", at=now
+        )
+        proposals.add_reaction(
+            mine, reaction_event_id="$bob-thumb", user_id=BOB, kind="support", at=now
+        )
+        poll = Poll(
+            room_id=ROOM,
+            author=BOB,
+            question="Quel jour ?",
+            answers=[["a1", "Lundi"], ["a2", "Mardi"]],
+            created_at=now,
+        )
+        session.add(poll)
+        session.flush()
+        assert poll.id is not None
+        session.add(
+            PollBallot(
+                poll_id=poll.id, voter=ALICE, ts=to_millis(now), event_id="$v", selections=["a2"]
+            )
+        )
+        item = AgendaItem(
+            kind="event",
+            room_id=ROOM,
+            title="Journée numérique",
+            starts_at=now + timedelta(days=10),
+            timezone="Europe/Paris",
+            author=BOB,
+            created_at=now,
+        )
+        session.add(item)
+        session.flush()
+        assert item.id is not None
+        session.add(
+            EventRsvp(
+                item_id=item.id,
+                user_id=ALICE,
+                answer="going",
+                reaction_event_id="$rsvp",
+                answered_at=now,
+            )
+        )
+        assert mine.id is not None and bobs.id is not None
+        return {"mine": mine.id, "bobs": bobs.id}
+
+
+async def test_privacy_notice_says_what_who_how_long_and_the_commands(harness):
+    [body] = await harness.say(BOB, "!confidentialité")
+    assert "Ce que Concerto conserve à votre sujet" in body
+    assert "365 jours" in body
+    assert "!mes-données" in body and "!oublie-moi" in body
+    assert "identifiant Matrix" in body
+
+
+async def test_privacy_notice_in_an_english_room(database, clock):
+    harness = Harness(database, clock, language="en")
+    [body] = await harness.say(BOB, "!privacy")
+    assert "365 days" in body
+    assert "!my-data" in body and "!forget-me" in body
+
+
+async def test_privacy_my_data_sends_a_json_file_and_a_summary_in_a_reused_direct_room(harness):
+    seed(harness)
+    sent = await command(harness, ALICE, "!mes-données")
+    upload = next(item for item in sent if item["type"] == "upload")
+    assert upload["content_type"] == "application/json"
+    data = json.loads(upload["data"])
+    assert data["user_id"] == ALICE
+    [proposal] = data["proposals"]
+    assert proposal["text"].startswith(ALICE_TEXT)
+    assert proposal["tags"] == ["tierslieux", "ESS"]
+    assert proposal["supports"] == 1
+    assert [r["kind"] for r in data["proposal_reactions"]] == ["support"]
+    assert data["poll_votes"][0]["answers"] == ["Mardi"]
+    assert data["rsvps"][0]["answer"] == "going"
+    messages = [item for item in sent if item["type"] == "m.room.message"]
+    summary = next(
+        m for m in messages if m["room_id"] == DM and m["content"]["msgtype"] == "m.notice"
+    )
+    assert ALICE_TEXT in summary["content"]["body"]
+    assert "Vos votes aux sondages (1)" in summary["content"]["body"]
+    file = next(m for m in messages if m["content"]["msgtype"] == "m.file")
+    assert file["room_id"] == DM
+    assert file["content"]["info"]["mimetype"] == "application/json"
+    assert file["content"]["url"].startswith("mxc://")
+    reply = next(m for m in messages if m["room_id"] == ROOM)
+    assert "message privé" in reply["content"]["body"]
+    assert [(r.user_id, r.room_id) for r in rows(harness, PrivacyDirectRoom)] == [(ALICE, DM)]
+    # Asked again: the same direct room is reused, no new room is created.
+    await command(harness, ALICE, "!my-data")
+    creations = [call for call in harness.server.calls if call[1].endswith("/createRoom")]
+    assert len(creations) == 1
+    assert creations[0][2]["invite"] == [ALICE] and creations[0][2]["is_direct"] is True
+
+
+async def test_privacy_my_data_invites_back_a_person_who_left_the_direct_room(harness):
+    await command(harness, ALICE, "!mes-données")
+    harness.server.membership = "leave"
+    await command(harness, ALICE, "!mes-données")
+    invites = [call for call in harness.server.calls if call[1].endswith("/invite")]
+    assert invites and invites[0][2] == {"user_id": ALICE}
+
+
+async def test_privacy_forget_me_needs_a_confirmation_within_five_minutes(harness):
+    ids = seed(harness)
+    [body] = await harness.say(ALICE, "!oublie-moi")
+    assert "dans les 5 minutes" in body and "!oublie-moi" in body
+    assert [r.user_id for r in rows(harness, PrivacyForgetRequest)] == [ALICE]
+    harness.clock.advance(timedelta(minutes=6))
+    [body] = await harness.say(ALICE, "!oublie-moi")  # too late: asks again, erases nothing
+    assert "dans les 5 minutes" in body
+    assert {p.author for p in rows(harness, Proposal)} == {ALICE, BOB}
+    harness.clock.advance(timedelta(minutes=2))
+    [body] = await harness.say(ALICE, "!forget-me")
+    assert "C'est fait" in body
+    assert "« supprimé à la demande de l'auteur »" in body
+    assert "restent tels quels" in body  # honest about what was already posted
+
+    proposals = {p.id: p for p in rows(harness, Proposal)}
+    mine = proposals[ids["mine"]]
+    assert mine.text == "« supprimé à la demande de l'auteur »"
+    assert mine.author == "anonyme"
+    assert [t.proposal_id for t in rows(harness, ProposalTag)] == [ids["bobs"]]
+    assert proposals[ids["bobs"]].text.startswith("Des vélos")
+    reactions = rows(harness, ProposalReaction)
+    assert ALICE not in {r.user_id for r in reactions}
+    assert [(r.proposal_id, r.user_id) for r in reactions] == [(ids["mine"], BOB)]
+    assert rows(harness, PollBallot) == []
+    assert rows(harness, EventRsvp) == []
+    assert [e.proposal_id for e in rows(harness, PrivacyErasedProposal)] == [ids["mine"]]
+    assert rows(harness, PrivacyForgetRequest) == []
+    for message in rows(harness, OutboxMessage):
+        assert ALICE_TEXT not in json.dumps(message.content, ensure_ascii=False)
+
+    [listing] = await harness.say(BOB, "!propositions")
+    assert "« supprimé à la demande de l'auteur »" in listing
+    assert ALICE_TEXT not in listing and "Des vélos" in listing
+
+
+async def test_privacy_forget_me_scrubs_the_bots_copy_of_messages_that_showed_the_text(harness):
+    seed(harness)
+    [listing] = await harness.say(BOB, "!propositions")
+    assert ALICE_TEXT in listing
+    await command(harness, ALICE, "!mes-données")
+    await harness.say(ALICE, "!oublie-moi")
+    await harness.say(ALICE, "!oublie-moi")
+    stored = " ".join(
+        json.dumps(m.content, ensure_ascii=False) for m in rows(harness, OutboxMessage)
+    )
+    assert ALICE_TEXT not in stored and ALICE not in stored
+    assert rows(harness, PrivacyDirectRoom) == []
+    # Later exports show nothing of her: the erased proposal is no longer hers.
+    sent = await command(harness, ALICE, "!mes-données")
+    data = json.loads(next(item for item in sent if item["type"] == "upload")["data"])
+    assert data["proposals"] == [] and data["poll_votes"] == [] and data["rsvps"] == []
+
+
+async def test_privacy_forget_me_in_an_english_room_writes_the_english_form(database, clock):
+    harness = Harness(database, clock, language="en")
+    seed(harness)
+    await harness.say(ALICE, "!forget-me")
+    [body] = await harness.say(ALICE, "!forget-me")
+    assert "(deleted at the author's request)" in body
+    texts = {p.author: p.text for p in rows(harness, Proposal)}
+    assert texts["anonymous"] == "(deleted at the author's request)"
