@@ -145,7 +145,7 @@ async def test_invites_from_strangers_are_rejected_and_allowed_ones_joined(make_
 
     allowed_room = await organiser.create_room("Autorisé", invite=[bot.user_id])
     await organiser.wait_for(allowed_room, joined(bot.user_id), timeout=30)
-    rejected = [e for e in stranger.events(room_id) if left(bot.user_id)(e)][0]
+    rejected = next(e for e in stranger.events(room_id) if left(bot.user_id)(e))
     assert rejected["content"].get("reason")  # the stranger is told why
     # Encrypted rooms are covered in test_encryption.py (joined when the bot can encrypt,
     # refused with a reason when it cannot).
