@@ -23,6 +23,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 log = logging.getLogger(__name__)
 
 CREDENTIALS_FILE = "credentials.json"
+SENT_MARKER = "org.concerto.txn"  # in every event the bot sends: its transaction ID
 PERMANENT_ERRORS = {
     "M_FORBIDDEN",
     "M_TOO_LARGE",
@@ -360,6 +361,9 @@ class MatrixGateway:
         if self.client.olm is not None and room_id not in self.client.rooms:
             # nio cannot tell yet whether the room is encrypted: wait for the sync.
             raise SendError("room not synced yet", permanent=False)
+        # The marker lets a later start find this event if the homeserver has forgotten the
+        # transaction ID (it keeps them for about half an hour only).
+        content = {**content, SENT_MARKER: txn_id}
         try:
             # Keys go to every device of the room's members, verified or not (docs: encryption).
             response = await self.client.room_send(
@@ -376,6 +380,36 @@ class MatrixGateway:
             retry_after = (response.retry_after_ms or 1000) / 1000
             raise SendError("rate limited", permanent=False, retry_after=retry_after)
         raise SendError(f"{code}: {response.message}", permanent=code in PERMANENT_ERRORS)
+
+    async def find_sent(self, room_id: str, txn_id: str, *, limit: int = 300) -> str | None:
+        """The event this bot already sent with ``txn_id`` among the room's latest events."""
+        token = self.client.next_batch
+        if not token:
+            return None
+        seen = 0
+        while seen < limit:
+            try:
+                response = await self.client.room_messages(
+                    room_id, start=token, direction=nio.MessageDirection.back, limit=100
+                )
+            except (TimeoutError, OSError, aiohttp.ClientError) as error:
+                raise SendError(f"connection problem: {error!r}", permanent=False) from None
+            if not isinstance(response, nio.RoomMessagesResponse) or not response.chunk:
+                return None
+            for event in response.chunk:
+                source = event.source
+                content = source.get("content") if isinstance(source, dict) else None
+                if (
+                    source.get("sender") == self.user_id
+                    and isinstance(content, dict)
+                    and content.get(SENT_MARKER) == txn_id
+                ):
+                    return str(source.get("event_id"))
+            seen += len(response.chunk)
+            if not response.end or response.end == token:
+                return None
+            token = response.end
+        return None
 
     async def upload(self, data: bytes, *, content_type: str, filename: str) -> str:
         response, _keys = await self.client.upload(

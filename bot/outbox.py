@@ -26,6 +26,9 @@ from storage.outbox import OutboxRepository
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(seconds=60)
+# Homeservers remember transaction IDs for about 30 minutes: a message queued longer ago may
+# have been sent by a run that crashed before recording it, so look for it first.
+RECONCILE_AFTER = timedelta(minutes=20)
 MAX_TRANSIENT_ATTEMPTS = 1000  # connection problems: keep trying for hours
 SentHook = Callable[[Session, OutboxMessage], None]
 
@@ -34,6 +37,8 @@ class Sender(Protocol):
     async def send(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
     ) -> str: ...
+
+    async def find_sent(self, room_id: str, txn_id: str) -> str | None: ...
 
 
 class Outbox:
@@ -114,9 +119,15 @@ class Outbox:
         assert message.id is not None
         extra = {"room_id": message.room_id, "job": message.key}
         try:
-            event_id = await self.sender.send(
-                message.room_id, message.event_type, message.content, message.txn_id
-            )
+            event_id = None
+            if self.clock.now() - message.created_at > RECONCILE_AFTER:
+                event_id = await self.sender.find_sent(message.room_id, message.txn_id)
+                if event_id:
+                    log.info("already sent by an earlier run", extra=extra)
+            if event_id is None:
+                event_id = await self.sender.send(
+                    message.room_id, message.event_type, message.content, message.txn_id
+                )
         except SendError as error:
             self._record_failure(message, error)
             log.warning("send failed (%s), attempt %d", error, message.attempts + 1, extra=extra)

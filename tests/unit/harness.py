@@ -41,9 +41,21 @@ class RecordingSender:
             raise self.failures.pop(0)
         event_id = f"$sent{next(self._ids)}"
         self.sent.append(
-            {"room_id": room_id, "type": event_type, "content": content, "event_id": event_id}
+            {
+                "room_id": room_id,
+                "type": event_type,
+                "content": content,
+                "event_id": event_id,
+                "txn_id": txn_id,
+            }
         )
         return event_id
+
+    async def find_sent(self, room_id: str, txn_id: str) -> str | None:
+        for item in self.sent:
+            if item["room_id"] == room_id and item.get("txn_id") == txn_id:
+                return str(item["event_id"])
+        return None
 
     async def upload(self, data: bytes, *, content_type: str, filename: str) -> str:
         self.sent.append({"type": "upload", "data": data, "content_type": content_type})

@@ -75,3 +75,19 @@ async def test_sent_hook_sees_the_event_id_in_the_recording_transaction(database
     queue(outbox, database, "reply:$a:1", "y")
     await outbox.send_due()
     assert seen == [("announce:E1", "$sent1")]
+
+
+async def test_message_sent_by_a_crashed_run_long_ago_is_found_not_resent(database, clock):
+    sender = RecordingSender()
+    outbox = Outbox(database, sender, clock)
+    queue(outbox, database, "digest:!r:2026-W25", "the digest")
+    with database.session() as session:
+        row = OutboxRepository(session).get_by_key("digest:!r:2026-W25")
+        txn_id = row.txn_id
+    # An earlier run sent it, then died before recording it; the bot is back an hour later.
+    await sender.send("!r:test", "m.room.message", {"body": "the digest"}, txn_id)
+    clock.advance(timedelta(hours=1))
+    await outbox.send_due()
+    assert len(sender.sent) == 1
+    with database.session() as session:
+        assert OutboxRepository(session).get_by_key("digest:!r:2026-W25").status == "sent"
