@@ -166,7 +166,7 @@ async def main() -> None:
     ]
     append_report("Burst: 300 commands", body, started=started, notes=notes)
     if PROFILE:
-        print(concerto.profile_summary())
+        print(concerto.profile)
 
 
 if __name__ == "__main__":

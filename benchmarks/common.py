@@ -235,6 +235,8 @@ class _Process:
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
         self.profiled = False
+        self.profile = "(not profiled)"
+        """Summary of the last profiled run, filled in by ``stop()``."""
 
     def _command(self) -> list[str]:
         raise NotImplementedError
@@ -293,6 +295,8 @@ class _Process:
         except subprocess.TimeoutExpired:
             self.process.kill()
             await asyncio.to_thread(self.process.wait)
+        if self.profiled:
+            self.profile = self.profile_summary()
 
     def profile_summary(self, *, top: int = 15, prefixes: Sequence[str] = ()) -> str:
         """The functions that held most samples (py-spy collapsed stacks), inclusive and self."""

@@ -145,7 +145,7 @@ async def main() -> None:
         notes.append("Bot run under the py-spy sampler (adds a little overhead).")
     append_report("Latency: command → reply", body, started=started, notes=notes)
     if PROFILE:
-        print(concerto.profile_summary())
+        print(concerto.profile)
 
 
 if __name__ == "__main__":

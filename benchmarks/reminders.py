@@ -202,7 +202,7 @@ async def main() -> None:
     ]
     append_report("Reminders: lateness", body, started=started, notes=notes)
     if PROFILE:
-        print(bot.profile_summary())
+        print(bot.profile)
 
 
 if __name__ == "__main__":

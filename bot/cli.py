@@ -1,4 +1,4 @@
-"""The `concerto` command: run, check-config, sandbox, export."""
+"""The `concerto` command: run, check-config, sandbox, export, reference."""
 
 from __future__ import annotations
 
@@ -71,7 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--config", "-c", help="configuration file (default config.toml)")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_export)
+    reference = sub.add_parser("reference", help="print the command, settings and config tables")
+    reference.add_argument("--language", "-l", choices=["fr", "en"], default="fr")
+    reference.add_argument("--update", metavar="PAGE", help="rewrite that page's generated part")
+    reference.set_defaults(func=cmd_reference)
     return parser
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from bot.reference import render_reference, update_file
+
+    if args.update:
+        changed = update_file(Path(args.update), args.language)
+        print(f"{args.update}: {'updated' if changed else 'already up to date'}", file=sys.stderr)
+    else:
+        sys.stdout.write(render_reference(args.language))
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -53,6 +53,9 @@ class TaskKind:
     name: str
     fire: FireFn
     describe_missed: Callable[[ScheduledTask, str], str]
+    # How late a task may still fire after downtime; None: always, however late (a digest
+    # or a purge is still worth doing late, a reminder for a past event is not).
+    grace: timedelta | None = GRACE
 
 
 class Timers:
@@ -122,7 +125,9 @@ class Timers:
         with self.database.session() as session:
             repository = TaskRepository(session)
             for task in repository.list_pending():
-                if now - task.due_at > GRACE:
+                kind = self.kinds.get(task.kind)
+                grace = kind.grace if kind is not None else GRACE
+                if grace is not None and now - task.due_at > grace:
                     assert task.id is not None
                     repository.mark(task.id, "missed", now)
                     missed.setdefault(task.room_id, []).append(task)

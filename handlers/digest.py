@@ -396,7 +396,8 @@ class DigestFeature:
             for room_id in repository.joined_rooms():
                 tasks = repository.tasks(room_id)
                 room = self.room_view(session, room_id)
-                if tasks and tasks[0].status == "cancelled" and schedule_of(room) is not None:
+                pending = any(task.status == "pending" for task in tasks)
+                if not pending and tasks and tasks[0].status == "cancelled" and schedule_of(room):
                     continue  # cancelled with the schedule on: the bot left the room
                 self.ensure_room(session, room, now)
                 self._ensured.add(room_id)
@@ -662,7 +663,12 @@ def feature(services: Services) -> Feature:
         commands=digest.commands(),
         hooks=Hooks(messages=[digest.on_activity], reactions=[digest.on_activity]),
         task_kinds=[
-            TaskKind(name=TASK_KIND, fire=digest.fire, describe_missed=digest.describe_missed)
+            TaskKind(
+                name=TASK_KIND,
+                fire=digest.fire,
+                describe_missed=digest.describe_missed,
+                grace=None,  # a digest missed during downtime is posted late, once
+            )
         ],
     )
 

@@ -607,7 +607,12 @@ def feature(services: Services) -> Feature:
             redactions=[polls.on_redaction],
         ),
         task_kinds=[
-            TaskKind(name=TASK_KIND, fire=polls.fire_close, describe_missed=polls.describe_missed)
+            TaskKind(
+                name=TASK_KIND,
+                fire=polls.fire_close,
+                describe_missed=polls.describe_missed,
+                grace=None,  # results are still worth posting after a long downtime
+            )
         ],
         sent_hooks=[(SENT_PREFIX, polls.on_sent)],
     )

@@ -441,6 +441,7 @@ def feature(services: Services) -> Feature:
                 name=RETENTION_KIND,
                 fire=retention.fire,
                 describe_missed=retention.describe_missed,
+                grace=None,  # a purge is never skipped
             )
         ],
     )

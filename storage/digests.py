@@ -129,10 +129,12 @@ class DigestRepository:
 
     def proposal_rows(self, room_id: str, start: datetime, end: datetime) -> list[ProposalRow]:
         """The period's proposals, oldest first: (id, event_id, author, text, created_at)."""
-        columns = (Proposal.id, Proposal.event_id, Proposal.author, Proposal.text)
-        statement = self._in_period(
-            sa_select(*columns, Proposal.created_at), room_id, start, end
-        ).order_by(col(Proposal.created_at), col(Proposal.id))
+        columns: list[Any] = [
+            Proposal.id, Proposal.event_id, Proposal.author, Proposal.text, Proposal.created_at
+        ]  # fmt: skip
+        statement = self._in_period(sa_select(*columns), room_id, start, end).order_by(
+            col(Proposal.created_at), col(Proposal.id)
+        )
         return [ProposalRow(*row) for row in self.session.execute(statement)]
 
     def proposal_tags(self, room_id: str, start: datetime, end: datetime) -> dict[int, list[str]]:

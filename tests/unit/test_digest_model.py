@@ -119,7 +119,7 @@ def test_digest_model_groups_by_tag_most_supported_first():
 def test_digest_model_cap_keeps_the_count():
     groups = group_by_tag([proposal(i, i, ("a",)) for i in range(30)], {}, limit=5)
     assert groups[0].total == 30 and len(groups[0].proposals) == 5 and groups[0].hidden == 25
-    assert [p.id for p in groups[0].proposals][0] == "P29"
+    assert groups[0].proposals[0].id == "P29"
 
 
 def test_digest_model_empty_week():

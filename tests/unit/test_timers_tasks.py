@@ -76,3 +76,21 @@ async def test_same_key_is_one_task(database, clock):
     add(timers, database, "digest:!r:2026-W25", clock.now())
     await timers.fire_due()
     assert len(fired) == 1
+
+
+async def test_kind_without_grace_fires_however_late(database, clock):
+    fired: list[TaskRun] = []
+    timers = Timers(database, clock)
+
+    async def fire(run: TaskRun) -> None:
+        fired.append(run)
+
+    timers.register(TaskKind("digest", fire, lambda task, language: "", grace=None))
+    with database.session() as session:
+        timers.add(
+            session, key="digest:!r:W1", kind="digest", room_id="!r:test", due_at=clock.now()
+        )
+    clock.advance(timedelta(days=2))
+    timers.rebuild()
+    await timers.fire_due()
+    assert [run.task.key for run in fired] == ["digest:!r:W1"] and fired[0].is_late

@@ -1,0 +1,95 @@
+"""The weekly digest against a real Synapse and the real bot process: preview for everyone,
+publication by organisers only, once per room and week (even after SIGKILL), the shared digest
+room and the week's files."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from conftest import joined
+from matrix_people import text
+
+
+def notice(sender: str, contains: str):
+    return text(sender=sender, contains=contains, msgtype="m.notice")
+
+
+async def test_digest_preview_publish_shared_and_no_duplicate(bot_room, make_person):
+    bot, organiser, room_id = bot_room
+    member = await make_person("membre")
+    await organiser.invite(room_id, member.user_id)
+    await member.join(room_id)
+
+    shared = await organiser.create_room("Organisation", invite=[bot.user_id])
+    await organiser.wait_for(shared, joined(bot.user_id), timeout=30)
+    asked = await organiser.send_text(shared, "!réglages résumé off")
+    await organiser.wait_for(shared, notice(bot.user_id, "résumé"), after=asked, timeout=30)
+    asked = await organiser.send_text(room_id, f"!réglages salon-résumé {shared}")
+    await organiser.wait_for(room_id, notice(bot.user_id, "salon-résumé"), after=asked)
+
+    asked = await member.send_text(
+        room_id, "!proposition Un tiers-lieu par canton <script>alert(1)</script> #tierslieux"
+    )
+    await member.wait_for(room_id, notice(bot.user_id, "P"), after=asked)
+
+    asked = await member.send_text(room_id, "!résumé")
+    preview = await member.wait_for(room_id, notice(bot.user_id, "Aperçu du résumé"), after=asked)
+    assert "#tierslieux" in preview["content"]["body"]
+    assert "Un tiers-lieu par canton" in preview["content"]["body"]
+
+    asked = await member.send_text(room_id, "!résumé publier")
+    refusal = await member.wait_for(room_id, notice(bot.user_id, "organisateurs"), after=asked)
+    assert "Seuls les organisateurs" in refusal["content"]["body"]
+
+    asked = await organiser.send_text(room_id, "!résumé publier")
+    posted = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résumé hebdomadaire — semaine"), after=asked
+    )
+    content = posted["content"]
+    assert content["m.mentions"] == {}
+    assert "<script>" not in content["formatted_body"]
+    assert "&lt;script&gt;" in content["formatted_body"]
+    assert "https://matrix.to/#/" in content["formatted_body"]
+    week = re.search(r"semaine (\d{4}-W\d{2})", content["body"]).group(1)
+
+    gathered = await organiser.wait_for(shared, notice(bot.user_id, "Résumé commun"), timeout=30)
+    assert week in gathered["content"]["body"]
+    assert "Groupe de travail" in gathered["content"]["body"]  # table of contents by room name
+    assert "#tierslieux" in gathered["content"]["body"]
+    folder = bot.directory / "data" / "digests"
+    assert "#tierslieux" in (folder / f"{week}.md").read_text(encoding="utf-8")
+    page = (folder / f"{week}.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "&lt;script&gt;" in page and "<script" not in page
+
+    asked = await organiser.send_text(room_id, "!résumé publier")
+    again = await organiser.wait_for(room_id, notice(bot.user_id, "déjà été publié"), after=asked)
+    assert week in again["content"]["body"]
+
+    await bot.kill()
+    bot.start()
+    asked = await organiser.send_text(room_id, "!digest publish")
+    await organiser.wait_for(
+        room_id, notice(bot.user_id, "déjà été publié"), after=asked, timeout=45
+    )
+    await organiser.assert_no_event(
+        room_id, notice(bot.user_id, "Résumé hebdomadaire"), after=posted["event_id"]
+    )
+    await organiser.assert_no_event(
+        shared, notice(bot.user_id, "Résumé commun"), after=gathered["event_id"]
+    )
+    published = [e for e in organiser.events(room_id) if notice(bot.user_id, "Résumé hebdo")(e)]
+    assert len(published) == 1
+
+    database = sqlite3.connect(f"file:{bot.directory / 'data' / 'concerto.db'}?mode=ro", uri=True)
+    try:
+        runs = database.execute("SELECT room_id, week, trigger FROM digest_run").fetchall()
+        tasks = database.execute(
+            "SELECT key, status FROM scheduled_task WHERE kind = 'digest' AND status = 'pending'"
+        ).fetchall()
+    finally:
+        database.close()
+    assert runs == [(room_id, week, "manual")]
+    # the room's next digest is scheduled for the following week; the shared room's is off
+    assert len(tasks) == 1 and tasks[0][0].startswith(f"digest:{room_id}:")
+    assert not tasks[0][0].endswith(week)
