@@ -197,4 +197,4 @@ async def test_polls_bad_input_is_refused_and_nothing_stored(bot_room):
     assert stored(
         bot, f"select count(*) from outbox_message where event_type = '{POLL_START}'"
     ) == [(0,)]
-    assert stored(bot, "select count(*) from scheduled_task") == [(0,)]
+    assert stored(bot, "select count(*) from scheduled_task where kind = 'poll_close'") == [(0,)]
