@@ -313,7 +313,10 @@ class _Process:
             total += count
             frames = [_short_frame(frame) for frame in stack.split(";") if frame]
             for frame in set(frames):
-                if not prefixes or frame.split(" ", 1)[-1].startswith(tuple(prefixes)):
+                where = frame.split(" ", 1)[-1]
+                if where.startswith(_PLUMBING):
+                    continue
+                if not prefixes or where.startswith(tuple(prefixes)):
                     inclusive[frame] += count
             if frames:
                 own[frames[-1]] += count
@@ -328,6 +331,10 @@ class _Process:
             + "\n\nSelf (where the CPU actually was):\n\n"
             + table(["share", "function (file)"], rows_own)
         )
+
+
+# Frames every stack goes through: left out of the inclusive table.
+_PLUMBING = ("<frozen", "asyncio/", "runpy", "bot/__main__.py", "bot/cli.py", "selectors.py")
 
 
 def _short_frame(frame: str) -> str:

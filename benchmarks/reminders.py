@@ -160,14 +160,14 @@ async def main() -> None:
     }  # due time → batch (the two batches never share a due time)
     mismatched = 0
     for due, event_id in stored.values():
-        batch = expected.get(due)
-        if batch is None:
+        which = expected.get(due)
+        if which is None:
             mismatched += 1
             continue
         event = events.get(event_id or "")
         if event is None:
             continue
-        lateness[batch].append(event["origin_server_ts"] - due.timestamp() * 1000)
+        lateness[which].append(event["origin_server_ts"] - due.timestamp() * 1000)
     rows = []
     for batch, values in lateness.items():
         s = summary(values) if values else None

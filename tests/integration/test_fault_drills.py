@@ -34,6 +34,7 @@ DEADLINE = "dans 66 secondes"  # with a reminder 1 min before: due 6 s after the
 KILL_WINDOW = (0.2, 9.0)  # seconds after the first command
 DOWNTIME = (0.1, 1.5)
 OUTAGE_SECONDS = 30
+DRILL_TASKS = "key LIKE 'reminder:%' OR key LIKE 'poll_close:%'"  # other features add their own
 
 Event = dict[str, Any]
 
@@ -157,8 +158,8 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
     ballots = stored(bot, "SELECT voter, count(*) FROM poll_ballot GROUP BY voter")
     assert sorted(ballots) == sorted([(organiser.user_id, 1), (member.user_id, 1)]), where
     assert stored(bot, "SELECT status FROM poll") == [("closed",)], where
-    tasks = stored(bot, "SELECT status, count(*) FROM scheduled_task GROUP BY status")
-    assert tasks == [("done", 2)], where  # the reminder and the poll closing
+    tasks = stored(bot, f"SELECT status FROM scheduled_task WHERE {DRILL_TASKS}")
+    assert tasks == [("done",), ("done",)], where  # the reminder and the poll closing
     assert_nothing_pending(bot)
     results = next(e for e in mine if text(contains="Résultats du sondage")(e))
     assert "2 votants" in results["content"]["body"], where
@@ -224,7 +225,7 @@ async def test_homeserver_down_30_seconds_bot_catches_up_exactly_once(
         assert count(mine, text(msgtype="m.text", contains="Panne")) == 1  # the reminder
         assert count(mine, reaction_to(proposal, RECORDED)) == 1
         assert stored(bot, "SELECT event_id FROM proposal") == [(proposal,)]
-        assert stored(bot, "SELECT status FROM scheduled_task") == [("done",)]
+        assert stored(bot, f"SELECT status FROM scheduled_task WHERE {DRILL_TASKS}") == [("done",)]
         assert_nothing_pending(bot)
     finally:
         if bot.is_running():
