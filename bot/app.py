@@ -215,6 +215,7 @@ class App:
             membership=membership,
             clock=clock,
             undecryptable=undecryptable,
+            on_reconnect=outbox.retry_now,
         )
         self._install_signal_handlers()
         sync_task = asyncio.create_task(sync.run(), name="sync")

@@ -1,4 +1,4 @@
-"""The outbox worker: sends queued messages in order, each with its stored transaction ID.
+"""The outbox worker: sends queued messages, each with its stored transaction ID.
 
 A message is queued in the same database transaction as the change that caused it, so
 "handled" and "will be answered" are one fact. The worker then sends it; a retry or a restart
@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import event
@@ -25,7 +25,9 @@ from storage.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(seconds=10)
+MIN_RETRY = timedelta(milliseconds=100)
+MAX_IN_FLIGHT = 8  # parallel sends; Synapse answers several at once much faster than in turn
 # Homeservers remember transaction IDs for about 30 minutes: a message queued longer ago may
 # have been sent by a run that crashed before recording it, so look for it first.
 RECONCILE_AFTER = timedelta(minutes=20)
@@ -50,6 +52,9 @@ class Outbox:
         self._sent_hooks: list[tuple[str, SentHook]] = []
         self._idle = asyncio.Event()
         self._idle.set()
+        self._in_flight: dict[int, asyncio.Future[None]] = {}
+        self._busy_groups: set[tuple[str, str]] = set()
+        self._not_before: datetime | None = None
 
     def on_sent(self, key_prefix: str, hook: SentHook) -> None:
         """Call ``hook`` (in the transaction that records the send) for keys with this prefix."""
@@ -77,43 +82,77 @@ class Outbox:
         self._idle.clear()
         self._wake.set()
 
+    def retry_now(self) -> None:
+        """The homeserver is back: retry what waits for a connection, without more delay."""
+        with self.database.session() as session:
+            OutboxRepository(session).retry_transient_now(self.clock.now())
+        self.wake()
+
     async def wait_idle(self) -> None:
         """Wait until nothing due is left to send (used at shutdown and by benchmarks)."""
         await self._idle.wait()
 
     async def run(self) -> None:
-        """Send due messages forever; sleep until woken or until the next retry is due."""
+        """Keep up to ``MAX_IN_FLIGHT`` sends going; sleep until woken or a retry is due."""
         while True:
             self._wake.clear()
-            sent_any = await self.send_due()
-            if sent_any:
-                continue
-            with self.database.session() as session:
-                next_due = OutboxRepository(session).next_due_at()
+            next_due = self._start_due()
             timeout = None
-            if next_due is None:
-                self._idle.set()
-            else:
+            if next_due is not None:
                 timeout = max(0.0, (next_due - self.clock.now()).total_seconds())
+            elif not self._in_flight:
+                self._idle.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def send_due(self) -> bool:
-        """Send every message due now, rooms in parallel, each room in order."""
-        with self.database.session() as session:
-            due = OutboxRepository(session).list_due(self.clock.now(), limit=200)
-        if not due:
-            return False
-        by_room: dict[str, list[OutboxMessage]] = {}
-        for message in due:
-            by_room.setdefault(message.room_id, []).append(message)
-        await asyncio.gather(*(self._send_room(messages) for messages in by_room.values()))
-        return True
+        """Send everything due now and wait for it (tests and benchmarks drive it this way)."""
+        started = False
+        while True:
+            self._start_due()
+            if not self._in_flight:
+                return started
+            started = True
+            await asyncio.gather(*self._in_flight.values())
 
-    async def _send_room(self, messages: list[OutboxMessage]) -> None:
-        for message in messages:
-            if not await self._send_one(message):
-                return  # keep the room's order: later messages wait for this one
+    def _start_due(self) -> datetime | None:
+        """Start sending what is due, keeping each group's order; returns when to look again.
+
+        Messages of one ordering group (a reply's parts, a digest's parts…) go one after the
+        other: a message waiting for a retry holds back the later ones of its group. Different
+        groups are sent in parallel, so one slow message never delays the whole room.
+        """
+        now = self.clock.now()
+        if self._not_before is not None and now < self._not_before:
+            return self._not_before  # the homeserver asked the whole account to wait
+        with self.database.session() as session:
+            pending = OutboxRepository(session).list_pending(limit=500)
+        blocked: set[tuple[str, str]] = set(self._busy_groups)
+        next_due: datetime | None = None
+        for message in pending:
+            group = (message.room_id, order_group(message.key))
+            if message.id in self._in_flight or group in blocked:
+                blocked.add(group)
+                continue
+            blocked.add(group)
+            if message.next_attempt_at > now:
+                next_due = min(next_due or message.next_attempt_at, message.next_attempt_at)
+                continue
+            if len(self._in_flight) >= MAX_IN_FLIGHT:
+                break
+            assert message.id is not None
+            self._busy_groups.add(group)
+            self._in_flight[message.id] = asyncio.ensure_future(self._deliver(message, group))
+        return next_due
+
+    async def _deliver(self, message: OutboxMessage, group: tuple[str, str]) -> None:
+        try:
+            await self._send_one(message)
+        finally:
+            assert message.id is not None
+            self._in_flight.pop(message.id, None)
+            self._busy_groups.discard(group)
+            self.wake()
 
     async def _send_one(self, message: OutboxMessage) -> bool:
         assert message.id is not None
@@ -131,6 +170,10 @@ class Outbox:
         except SendError as error:
             self._record_failure(message, error)
             log.warning("send failed (%s), attempt %d", error, message.attempts + 1, extra=extra)
+            return False
+        except Exception:  # a bug must not stop the worker: retry later, as for a failure
+            log.exception("send crashed", extra=extra)
+            self._record_failure(message, SendError("unexpected error", permanent=False))
             return False
         with self.database.session() as session:
             repository = OutboxRepository(session)
@@ -152,9 +195,16 @@ class Outbox:
                 return
             if error.retry_after is not None:
                 delay = timedelta(seconds=error.retry_after)
+                self._not_before = max(self._not_before or now, now + delay)
             else:
                 delay = min(MAX_BACKOFF, timedelta(seconds=0.5 * 2 ** min(message.attempts, 8)))
-            repository.mark_retry(message.id, str(error), now + delay)
+            repository.mark_retry(message.id, str(error), now + max(delay, MIN_RETRY))
+
+
+def order_group(key: str) -> str:
+    """Messages whose keys differ only after the last ``:`` keep their order (the parts of
+    one reply or one digest); everything else may go out in parallel."""
+    return key.rsplit(":", 1)[0]
 
 
 async def run_forever(worker: Callable[[], Awaitable[None]], name: str) -> None:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SYNC_TOKEN = "sync_token"
 FILTER_ID = "sync_filter_id"
 SYNC_TIMEOUT_MS = 30_000
+MAX_BACKOFF_SECONDS = 5.0
 SYNC_FILTER: dict[str, Any] = {
     "presence": {"types": []},
     "account_data": {"types": []},
@@ -55,6 +56,7 @@ class SyncLoop:
         membership: Membership,
         clock: Clock,
         undecryptable: Callable[[str, list[dict[str, Any]]], Awaitable[None]] | None = None,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self.gateway = gateway
         self.database = database
@@ -62,6 +64,7 @@ class SyncLoop:
         self.membership = membership
         self.clock = clock
         self.undecryptable = undecryptable  # messages still m.room.encrypted after the sync
+        self.on_reconnect = on_reconnect  # the homeserver answers again after failures
         self.synced = asyncio.Event()  # set after the first successful sync (readiness)
         self._stopping = asyncio.Event()
         self._failures = 0
@@ -137,12 +140,15 @@ class SyncLoop:
             return None
         if self._failures:
             log.info("homeserver reachable again after %d failed syncs", self._failures)
+            if self.on_reconnect is not None:
+                self.on_reconnect()
         self._failures = 0
         return response
 
     async def _backoff(self, error: Exception) -> None:
         self._failures += 1
-        delay = min(30.0, 0.5 * 2 ** min(self._failures, 6))
+        # Short cap: a bot has one homeserver, and people wait for it to catch up.
+        delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(self._failures, 6))
         log.warning("homeserver problem (%s); retrying in %.1f s", error, delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=delay)

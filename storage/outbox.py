@@ -43,30 +43,26 @@ class OutboxRepository:
         self.session.flush()
         return row
 
-    def list_due(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+    def list_pending(self, limit: int = 500) -> list[OutboxMessage]:
+        """Pending messages, oldest first, whether due now or waiting for a retry."""
         statement = (
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .where(OutboxMessage.status == "pending")
             .order_by(col(OutboxMessage.id))
             .limit(limit)
         )
         return list(self.session.exec(statement))
 
-    def next_due_at(self) -> datetime | None:
-        statement = (
-            select(OutboxMessage.next_attempt_at)
-            .where(OutboxMessage.status == "pending")
-            .order_by(col(OutboxMessage.next_attempt_at))
-            .limit(1)
-        )
-        return self.session.exec(statement).first()
-
-    def pending_count(self) -> int:
-        return len(
-            list(
-                self.session.exec(select(OutboxMessage.id).where(OutboxMessage.status == "pending"))
-            )
-        )
+    def retry_transient_now(self, now: datetime) -> None:
+        """Bring forward the retries of messages that failed for lack of a connection."""
+        for row in self.list_pending():
+            if (
+                row.attempts
+                and row.next_attempt_at > now
+                and row.last_error
+                and (row.last_error.startswith("connection problem"))
+            ):
+                row.next_attempt_at = now
 
     def mark_sent(self, message_id: int, event_id: str, now: datetime) -> None:
         row = self.session.get(OutboxMessage, message_id)

@@ -26,17 +26,39 @@ async def test_same_key_is_queued_and_sent_once(database, clock):
     assert [s["content"]["body"] for s in sender.sent] == ["a"]
 
 
-async def test_retry_reuses_the_transaction_id_and_keeps_room_order(database, clock):
+async def test_retry_reuses_the_transaction_id_and_keeps_a_groups_order(database, clock):
     sender = RecordingSender(failures=[SendError("down", permanent=False)])
     outbox = Outbox(database, sender, clock)
-    queue(outbox, database, "k1", "first")
-    queue(outbox, database, "k2", "second")
+    queue(outbox, database, "digest:!r:W25:part1", "first")
+    queue(outbox, database, "digest:!r:W25:part2", "second")
     await outbox.send_due()
-    assert sender.sent == []  # the second waits behind the first
+    assert sender.sent == []  # the second part waits behind the first
     clock.advance(timedelta(seconds=5))
     await outbox.send_due()
     assert [s["content"]["body"] for s in sender.sent] == ["first", "second"]
     assert sender.txn_ids[0] == sender.txn_ids[1]
+
+
+async def test_a_failing_message_does_not_hold_back_other_groups(database, clock):
+    sender = RecordingSender(failures=[SendError("down", permanent=False)])
+    outbox = Outbox(database, sender, clock)
+    queue(outbox, database, "reply:$a:1", "to a")
+    queue(outbox, database, "reply:$b:1", "to b")
+    await outbox.send_due()
+    assert [s["content"]["body"] for s in sender.sent] == ["to b"]
+
+
+async def test_rate_limit_pauses_every_send_of_the_account(database, clock):
+    sender = RecordingSender(failures=[SendError("slow", permanent=False, retry_after=30)])
+    outbox = Outbox(database, sender, clock)
+    queue(outbox, database, "reply:$a:1", "a", room="!one:test")
+    await outbox.send_due()
+    queue(outbox, database, "reply:$b:1", "b", room="!two:test")
+    await outbox.send_due()
+    assert sender.sent == []
+    clock.advance(timedelta(seconds=31))
+    await outbox.send_due()
+    assert sorted(s["content"]["body"] for s in sender.sent) == ["a", "b"]
 
 
 async def test_rate_limit_waits_as_long_as_the_server_asks(database, clock):
