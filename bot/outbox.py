@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(seconds=10)
 MIN_RETRY = timedelta(milliseconds=100)
-MAX_IN_FLIGHT = 8  # parallel sends; Synapse answers several at once much faster than in turn
+# Parallel sends: Synapse answers many at once much faster than in turn. Measured in the burst
+# benchmark (300 commands): 8 in flight gave 65 % of a minimal bot's throughput, 16 gave 80 %,
+# 32 gave 90 %. Rate limits still apply: a 429 pauses every send of the account.
+MAX_IN_FLIGHT = 32
+PENDING_WINDOW = 64  # oldest pending messages looked at per pass: enough to fill the sends
 # Homeservers remember transaction IDs for about 30 minutes: a message queued longer ago may
 # have been sent by a run that crashed before recording it, so look for it first.
 RECONCILE_AFTER = timedelta(minutes=20)
@@ -126,7 +130,7 @@ class Outbox:
         if self._not_before is not None and now < self._not_before:
             return self._not_before  # the homeserver asked the whole account to wait
         with self.database.session() as session:
-            pending = OutboxRepository(session).list_pending(limit=500)
+            pending = OutboxRepository(session).list_pending(limit=PENDING_WINDOW)
         blocked: set[tuple[str, str]] = set(self._busy_groups)
         next_due: datetime | None = None
         for message in pending:
