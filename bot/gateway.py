@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import quote
 
 import aiohttp
@@ -411,13 +411,37 @@ class MatrixGateway:
             token = response.end
         return None
 
-    async def upload(self, data: bytes, *, content_type: str, filename: str) -> str:
-        response, _keys = await self.client.upload(
-            io.BytesIO(data), content_type=content_type, filename=filename, filesize=len(data)
+    @overload
+    async def upload(
+        self, data: bytes, *, content_type: str, filename: str, encrypt: Literal[False] = False
+    ) -> str: ...
+
+    @overload
+    async def upload(
+        self, data: bytes, *, content_type: str, filename: str, encrypt: Literal[True]
+    ) -> tuple[str, dict[str, Any]]: ...
+
+    async def upload(
+        self, data: bytes, *, content_type: str, filename: str, encrypt: bool = False
+    ) -> str | tuple[str, dict[str, Any]]:
+        """Upload a file; its MXC URI. With ``encrypt`` (for an encrypted room) the server
+        only gets ciphertext, and the keys come back too: the event then carries
+        ``"file": {"url": mxc, **keys}`` and no top-level ``url`` (spec: encrypted
+        attachments)."""
+        response, keys = await self.client.upload(
+            io.BytesIO(data),
+            content_type=content_type,
+            filename=filename,
+            filesize=len(data),
+            encrypt=encrypt,
         )
-        if isinstance(response, nio.UploadResponse):
-            return str(response.content_uri)
-        raise SendError(f"upload failed: {response}", permanent=False)
+        if not isinstance(response, nio.UploadResponse):
+            raise SendError(f"upload failed: {response}", permanent=False)
+        if encrypt:
+            if not keys:
+                raise SendError("upload failed: no decryption keys", permanent=False)
+            return str(response.content_uri), keys
+        return str(response.content_uri)
 
     # --- rooms -------------------------------------------------------------------------
 

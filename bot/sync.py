@@ -82,12 +82,14 @@ class SyncLoop:
             if response is None:
                 continue
             try:
-                await self._handle(response, since=token)
+                complete = await self._handle(response, since=token)
             except (TransientError, OSError, aiohttp.ClientError) as error:
                 # e.g. the homeserver vanished mid-batch: the token is not saved, so the batch
                 # comes again and already-handled events are skipped.
                 await self._backoff(error)
                 continue
+            if not complete:
+                return  # stopping mid-batch: the next start gets this batch again
             token = response.next_batch
             with self.database.session() as session:
                 StateRepository(session).set(SYNC_TOKEN, token)
@@ -160,19 +162,24 @@ class SyncLoop:
             for room_id in response.rooms.join:
                 rooms.mark_joined(room_id, self.clock.now())
 
-    async def _handle(self, response: nio.SyncResponse, *, since: str | None) -> None:
+    async def _handle(self, response: nio.SyncResponse, *, since: str | None) -> bool:
+        """Handle one sync batch; False if asked to stop before its end."""
         for room_id, invite in response.rooms.invite.items():
             state = [event.source for event in invite.invite_state if hasattr(event, "source")]
             await self.membership.handle_invite(room_id, state)
         if since is None:
             self._adopt_rooms(response)
-            return
+            return True
         for room_id, info in response.rooms.join.items():
             if self._stopping.is_set():
-                return
+                return False
             events = [event.source for event in info.timeline.events]
             if info.timeline.limited and info.timeline.prev_batch:
-                events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
+                # A failure here raises: the batch is retried rather than losing the gap.
+                gap = await self.gateway.messages_between(
+                    room_id, start=info.timeline.prev_batch, end=since
+                )
+                events = gap + events
             events = self._after_own_join(room_id, events)
             await self.intake.handle_room_events(room_id, events)
             if self.undecryptable is not None:
@@ -180,32 +187,32 @@ class SyncLoop:
                 if locked:
                     await self.undecryptable(room_id, locked)
             await self._membership_effects(room_id, events)
-
-    async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:
-        try:
-            return await self.gateway.messages_between(room_id, start=prev_batch, end=since)
-        except TransientError as error:
-            log.warning("could not fill a timeline gap: %s", error, extra={"room_id": room_id})
-            return []
+        return True
 
     def _after_own_join(self, room_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """In a room joined in this batch, drop the history from before the bot's join."""
-        with self.database.session() as session:
-            rooms = RoomSettingsRepository(session)
-            settings = rooms.get(room_id)
-            known = settings is not None and settings.joined_at is not None
-            if known:
-                return events
-            rooms.mark_joined(room_id, self.clock.now())
+        """Drop the history from before the bot joined, when its join is in this batch.
+
+        Only a real join counts (not a later profile change of the bot, which is also a
+        "join" membership event): the previous membership tells them apart.
+        """
         for index in range(len(events) - 1, -1, -1):
             event = events[index]
+            content = event.get("content")
+            unsigned = event.get("unsigned")
+            if not isinstance(content, dict):
+                continue
+            previous = unsigned.get("prev_content") if isinstance(unsigned, dict) else None
+            was_joined = isinstance(previous, dict) and previous.get("membership") == "join"
             if (
                 event.get("type") == "m.room.member"
                 and event.get("state_key") == self.gateway.user_id
-                and (event.get("content") or {}).get("membership") == "join"
+                and content.get("membership") == "join"
+                and not was_joined
             ):
+                with self.database.session() as session:
+                    RoomSettingsRepository(session).mark_joined(room_id, self.clock.now())
                 return events[index + 1 :]
-        return []
+        return events
 
     async def _membership_effects(self, room_id: str, events: list[dict[str, Any]]) -> None:
         someone_left = False

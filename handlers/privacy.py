@@ -3,7 +3,10 @@ stored about them, `!oublie-moi` erases it, and a daily task applies the retenti
 
 Design choices:
 - the export goes to a direct room the bot opens on demand (and reuses): a JSON file with
-  everything, plus a readable summary, in the language of the room where it was asked;
+  everything, plus a readable summary, in the language of the room where it was asked. When
+  the bot can encrypt, that room is created encrypted and the file is an encrypted
+  attachment (a direct room opened before, unencrypted, is replaced by a new one); when it
+  cannot, the room stays unencrypted;
 - `!oublie-moi` must be repeated within 5 minutes; then the person's proposals keep their
   number (others' supports and the room's history stay coherent) but lose text, tags and
   author — the text becomes « supprimé à la demande de l'auteur », written in each room's
@@ -63,20 +66,40 @@ CONFIRM_FORGET = N_(
     "confirm, send {command} again within 5 minutes."
 )
 FILENAME = N_("concerto-my-data.json")
+ENCRYPTION_STATE = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
 
 
 # --- direct room -------------------------------------------------------------------------------
 
 
+def can_encrypt(services: Services) -> bool:
+    """Whether direct rooms are encrypted: the bot has working keys (a gateway without
+    end-to-end support has no ``encryption_ready`` and never encrypts)."""
+    return bool(getattr(services.gateway, "encryption_ready", False))
+
+
 async def open_direct_room(
-    services: Services, session: Session, user_id: str, now: datetime
+    services: Services, session: Session, user_id: str, now: datetime, *, encrypted: bool = False
 ) -> str:
     """The direct room with ``user_id``: the stored one if they are still in it (or can be
-    invited back), else a new one; raises UserError if the homeserver refuses."""
+    invited back), else a new one, created encrypted when ``encrypted``; a stored room that
+    is not encrypted is not reused when ``encrypted``. Raises UserError if the homeserver
+    refuses."""
     gateway = services.gateway
     repository = PrivacyRepository(session)
     known = repository.get_direct_room(user_id)
     try:
+        if (
+            known is not None
+            and encrypted
+            and not gateway.is_encrypted(known)
+            and not await gateway.fetch_is_encrypted(known)  # created but not synced yet
+        ):
+            known = None
         if known is not None:
             room = quote(known, safe="")
             status, state = await gateway.request_json(
@@ -91,11 +114,14 @@ async def open_direct_room(
                 )
                 if status == 200:
                     return known
-        status, body = await gateway.request_json(
-            "POST",
-            "/_matrix/client/v3/createRoom",
-            {"preset": "trusted_private_chat", "is_direct": True, "invite": [user_id]},
-        )
+        create: dict[str, Any] = {
+            "preset": "trusted_private_chat",
+            "is_direct": True,
+            "invite": [user_id],
+        }
+        if encrypted:
+            create["initial_state"] = [ENCRYPTION_STATE]
+        status, body = await gateway.request_json("POST", "/_matrix/client/v3/createRoom", create)
     except Exception:
         log.exception("could not open a direct room", extra={"sender": user_id})
         raise UserError(DM_FAILED) from None
@@ -217,12 +243,24 @@ class PrivacyCommands:
         data["generated_at"] = now.isoformat()
         data["retention_days"] = self.services.config.privacy.retention_days
         payload = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
-        room_id = await open_direct_room(self.services, ctx.session, ctx.sender, now)
+        encrypted = can_encrypt(self.services)
+        room_id = await open_direct_room(
+            self.services, ctx.session, ctx.sender, now, encrypted=encrypted
+        )
         filename = ctx.t(FILENAME)
+        gateway = self.services.gateway
+        location: dict[str, Any]  # where the file is: plain URL, or encrypted attachment
         try:
-            url = await self.services.gateway.upload(
-                payload, content_type="application/json", filename=filename
-            )
+            if encrypted:
+                url, keys = await gateway.upload(
+                    payload, content_type="application/json", filename=filename, encrypt=True
+                )
+                location = {"file": {"url": url, **keys}}
+            else:
+                url = await gateway.upload(
+                    payload, content_type="application/json", filename=filename
+                )
+                location = {"url": url}
         except Exception:
             log.exception("export upload failed", extra={"room_id": ctx.room_id})
             raise UserError(UPLOAD_FAILED) from None
@@ -249,7 +287,7 @@ class PrivacyCommands:
                 "msgtype": "m.file",
                 "body": filename,
                 "filename": filename,
-                "url": url,
+                **location,
                 "info": {"mimetype": "application/json", "size": len(payload)},
                 "m.mentions": {},
             },
