@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -411,23 +411,12 @@ class MatrixGateway:
             token = response.end
         return None
 
-    @overload
-    async def upload(
-        self, data: bytes, *, content_type: str, filename: str, encrypt: Literal[False] = False
-    ) -> str: ...
-
-    @overload
-    async def upload(
-        self, data: bytes, *, content_type: str, filename: str, encrypt: Literal[True]
-    ) -> tuple[str, dict[str, Any]]: ...
-
-    async def upload(
-        self, data: bytes, *, content_type: str, filename: str, encrypt: bool = False
-    ) -> str | tuple[str, dict[str, Any]]:
-        """Upload a file; its MXC URI. With ``encrypt`` (for an encrypted room) the server
-        only gets ciphertext, and the keys come back too: the event then carries
-        ``"file": {"url": mxc, **keys}`` and no top-level ``url`` (spec: encrypted
-        attachments)."""
+    async def upload_file(
+        self, data: bytes, *, content_type: str, filename: str, encrypt: bool
+    ) -> dict[str, Any]:
+        """Upload a file and return where it is, ready to merge into an ``m.file`` event:
+        ``{"url": mxc}``, or for an encrypted room ``{"file": {"url": mxc, **keys}}`` so
+        the server only ever holds ciphertext (spec: sending encrypted attachments)."""
         response, keys = await self.client.upload(
             io.BytesIO(data),
             content_type=content_type,
@@ -437,11 +426,11 @@ class MatrixGateway:
         )
         if not isinstance(response, nio.UploadResponse):
             raise SendError(f"upload failed: {response}", permanent=False)
-        if encrypt:
-            if not keys:
-                raise SendError("upload failed: no decryption keys", permanent=False)
-            return str(response.content_uri), keys
-        return str(response.content_uri)
+        if not encrypt:
+            return {"url": str(response.content_uri)}
+        if not keys:
+            raise SendError("upload failed: no decryption keys", permanent=False)
+        return {"file": {"url": str(response.content_uri), **keys}}
 
     # --- rooms -------------------------------------------------------------------------
 

@@ -229,8 +229,12 @@ class Agenda:
         data = agenda_calendar(items, tz=ctx.room.tz, now=now)
         filename = "agenda.ics"
         try:
-            url = await self.services.gateway.upload(
-                data, content_type="text/calendar", filename=filename
+            gateway = self.services.gateway
+            location = await gateway.upload_file(
+                data,
+                content_type="text/calendar",
+                filename=filename,
+                encrypt=gateway.is_encrypted(ctx.room_id),
             )
         except Exception:
             log.exception("calendar upload failed", extra={"room_id": ctx.room_id})
@@ -241,7 +245,7 @@ class Agenda:
             "msgtype": "m.file",
             "body": filename,
             "filename": filename,
-            "url": url,
+            **location,
             "info": {"mimetype": "text/calendar", "size": len(data)},
             "m.mentions": {},
         }

@@ -77,9 +77,8 @@ ENCRYPTION_STATE = {
 
 
 def can_encrypt(services: Services) -> bool:
-    """Whether direct rooms are encrypted: the bot has working keys (a gateway without
-    end-to-end support has no ``encryption_ready`` and never encrypts)."""
-    return bool(getattr(services.gateway, "encryption_ready", False))
+    """Whether direct rooms are encrypted: the bot has working keys."""
+    return services.gateway.encryption_ready
 
 
 async def open_direct_room(
@@ -249,18 +248,10 @@ class PrivacyCommands:
         )
         filename = ctx.t(FILENAME)
         gateway = self.services.gateway
-        location: dict[str, Any]  # where the file is: plain URL, or encrypted attachment
         try:
-            if encrypted:
-                url, keys = await gateway.upload(
-                    payload, content_type="application/json", filename=filename, encrypt=True
-                )
-                location = {"file": {"url": url, **keys}}
-            else:
-                url = await gateway.upload(
-                    payload, content_type="application/json", filename=filename
-                )
-                location = {"url": url}
+            location = await gateway.upload_file(
+                payload, content_type="application/json", filename=filename, encrypt=encrypted
+            )
         except Exception:
             log.exception("export upload failed", extra={"room_id": ctx.room_id})
             raise UserError(UPLOAD_FAILED) from None

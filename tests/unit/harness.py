@@ -57,9 +57,19 @@ class RecordingSender:
                 return str(item["event_id"])
         return None
 
-    async def upload(self, data: bytes, *, content_type: str, filename: str) -> str:
+    encryption_ready: bool = False
+    encrypted_rooms: set[str] = field(default_factory=set)
+
+    def is_encrypted(self, room_id: str) -> bool:
+        return room_id in self.encrypted_rooms
+
+    async def upload_file(
+        self, data: bytes, *, content_type: str, filename: str, encrypt: bool
+    ) -> dict[str, Any]:
         self.sent.append({"type": "upload", "data": data, "content_type": content_type})
-        return f"mxc://test/{filename}"
+        if encrypt:
+            return {"file": {"url": f"mxc://test/{filename}", "key": {"k": "test"}}}
+        return {"url": f"mxc://test/{filename}"}
 
     def display_name(self, room_id: str, user_id: str) -> str:
         return user_id.split(":")[0].lstrip("@").capitalize()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from harness import Harness
+from harness import ROOM, Harness
 from icalendar import Calendar
 from sqlmodel import select
 
@@ -259,3 +259,14 @@ async def test_events_agenda_in_english_room(database, clock):
     assert "Tuesday 11 May 2027 at 09:30 (Europe/Paris)" in sent["content"]["body"]
     bodies = await harness.say(ORGANISER, "!event Digital day")
     assert "!event Digital day ; May 11 9:30am" in bodies[0]
+
+
+async def test_events_agenda_ics_in_an_encrypted_room_is_an_encrypted_attachment(harness):
+    harness.sender.encrypted_rooms.add(ROOM)
+    await announce(harness, "!échéance Dépôt ; 30/06 23h59")
+    sent = await harness.deliver(
+        harness.event(ANA, "m.room.message", {"msgtype": "m.text", "body": "!agenda ics"})
+    )
+    (message,) = [s for s in sent if s["type"] == "m.room.message"]
+    assert "url" not in message["content"]
+    assert message["content"]["file"]["url"] == "mxc://test/agenda.ics"
