@@ -186,12 +186,13 @@ def participation_chart(
             f'<text x="{x0 + slot / 2:.1f}" y="{base + 13}" font-size="9" '
             f'text-anchor="middle">{escape(label.split("-")[1])}</text>'
         )
-    for offset, series in enumerate(SERIES):
-        x = left + offset * 110
+    x = 0.0
+    for series in SERIES:  # each item after the previous one's label, so none is cut off
         parts.append(
             f'<rect x="{x}" y="{height - 12}" width="10" height="10" fill="{COLOURS[series]}"/>'
             f'<text x="{x + 14}" y="{height - 3}" font-size="11">{escape(legend[series])}</text>'
         )
+        x += 14 + 6.2 * len(legend[series]) + 12  # about 6.2 px per character at 11 px
     parts.append("</svg>")
     return Markup("".join(parts))
 
