@@ -6,6 +6,7 @@ give up, stop the bot), and refuses by construction to send plaintext into an en
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -117,6 +118,7 @@ class MatrixGateway:
         self.encryption_problem: str | None = None  # set when the keys cannot be trusted
         self._key_requests: list[nio.RoomKeyRequest] = []  # from members, answered after sync
         self._creators: dict[str, frozenset[str]] = {}
+        self._encrypted_send_locks: dict[str, asyncio.Lock] = {}
 
     @property
     def encryption_ready(self) -> bool:
@@ -262,7 +264,10 @@ class MatrixGateway:
                 else:  # devices added or removed: new room keys for everyone still there
                     for room_id, room in client.rooms.items():
                         if room.encrypted and changed.intersection(room.users):
-                            client.invalidate_outbound_session(room_id)
+                            async with self._encrypted_send_locks.setdefault(
+                                room_id, asyncio.Lock()
+                            ):  # not while a send is sharing the current session
+                                client.invalidate_outbound_session(room_id)
             if client.should_claim_keys:
                 await client.keys_claim(client.get_users_for_key_claiming())
             if self._key_requests:
@@ -364,6 +369,16 @@ class MatrixGateway:
         # The marker lets a later start find this event if the homeserver has forgotten the
         # transaction ID (it keeps them for about half an hour only).
         content = {**content, SENT_MARKER: txn_id}
+        if self.is_encrypted(room_id):
+            # nio shares a room's Megolm session in place: two sends at once into the same
+            # encrypted room corrupt its bookkeeping, so they take turns (rooms stay parallel).
+            async with self._encrypted_send_locks.setdefault(room_id, asyncio.Lock()):
+                return await self._room_send(room_id, event_type, content, txn_id)
+        return await self._room_send(room_id, event_type, content, txn_id)
+
+    async def _room_send(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> str:
         try:
             # Keys go to every device of the room's members, verified or not (docs: encryption).
             response = await self.client.room_send(

@@ -355,3 +355,25 @@ async def test_lost_store_without_password_refuses_encrypted_rooms_and_leaks_not
     await alice.assert_no_event(room_id, lambda e: e.get("sender") == bot.user_id, after=asked)
     stored = await raw_messages(alice, room_id)
     assert not [e for e in stored if e["sender"] == bot.user_id and e["type"] == "m.room.message"]
+
+
+async def test_many_commands_at_once_in_an_encrypted_room_all_get_decryptable_replies(
+    make_bot, make_encrypted_person
+):
+    bot, alice, room_id = await encrypted_room_with_bot(make_bot, make_encrypted_person)
+    asked = await asyncio.gather(*(alice.send_text(room_id, f"!aide aide {i}") for i in range(12)))
+
+    def answers(event_id: str) -> Callable[[dict[str, Any]], bool]:
+        def match(event: dict[str, Any]) -> bool:
+            content = event.get("content") or {}
+            relation = content.get("m.relates_to") or {}
+            return (
+                event.get("sender") == bot.user_id
+                and (relation.get("m.in_reply_to") or {}).get("event_id") == event_id
+            )
+
+        return match
+
+    for event_id in asked:  # every reply decrypts (replies go out in parallel, keys once)
+        await alice.wait_for(room_id, answers(event_id), timeout=60)
+    assert "Traceback" not in bot.log_text()
