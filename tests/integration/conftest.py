@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from concerto_bot import BotProcess
+from encrypted_people import EncryptedPerson, MakeEncrypted
 from matrix_people import MakePerson, MakeUser, Person, joined
 
 from bot.local_homeserver import INSTALL_HINT, LocalHomeserver, RegisteredUser, synapse_installed
@@ -130,3 +131,23 @@ async def bot_room(
     room_id = await organiser.create_room("Groupe de travail", invite=[bot.user_id])
     await organiser.wait_for(room_id, joined(bot.user_id), timeout=30)
     return bot, organiser, room_id
+
+
+@pytest.fixture
+async def make_encrypted_person(
+    homeserver: LocalHomeserver, make_user: MakeUser, tmp_path: Path
+) -> AsyncIterator[MakeEncrypted]:
+    """People whose client encrypts and decrypts, like a real Matrix app."""
+    created: list[EncryptedPerson] = []
+
+    async def make(name: str) -> EncryptedPerson:
+        user = await make_user(name)
+        person = await EncryptedPerson.start_encrypted(
+            homeserver.url, user, tmp_path / f"store-{name}-{len(created)}"
+        )
+        created.append(person)
+        return person
+
+    yield make
+    for person in reversed(created):
+        await person.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -134,3 +135,7 @@ async def query_keys(person: Person, user_id: str) -> dict[str, Any]:
     assert response.status == 200, await response.text()
     answer: dict[str, Any] = json.loads(await response.text())
     return answer
+
+
+MakeEncrypted = Callable[[str], Awaitable[EncryptedPerson]]
+"""Type of the ``make_encrypted_person`` fixture."""

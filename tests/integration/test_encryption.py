@@ -6,39 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nio
 import pytest
 import vodozemac
-from encrypted_people import EncryptedPerson, query_keys, raw_messages
+from encrypted_people import EncryptedPerson, MakeEncrypted, query_keys, raw_messages
 from matrix_people import MakeUser, Person
 
 from bot.gateway import MatrixGateway, SendError
 from bot.local_homeserver import LocalHomeserver
-
-MakeEncrypted = Callable[[str], Awaitable[EncryptedPerson]]
-
-
-@pytest.fixture
-async def make_encrypted_person(
-    homeserver: LocalHomeserver, make_user: MakeUser, tmp_path: Path
-) -> AsyncIterator[MakeEncrypted]:
-    created: list[EncryptedPerson] = []
-
-    async def make(name: str) -> EncryptedPerson:
-        user = await make_user(name)
-        person = await EncryptedPerson.start_encrypted(
-            homeserver.url, user, tmp_path / f"store-{name}-{len(created)}"
-        )
-        created.append(person)
-        return person
-
-    yield make
-    for person in reversed(created):
-        await person.close()
 
 
 def notice_from(user_id: str, contains: str | None = None) -> Callable[[dict[str, Any]], bool]:

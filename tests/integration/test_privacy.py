@@ -6,46 +6,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import nio
-import pytest
-from encrypted_people import EncryptedPerson, raw_messages
-from matrix_people import MakeUser, Person, joined, of_type, reaction_to
+from encrypted_people import raw_messages
+from matrix_people import Person, joined, of_type, reaction_to
 from nio.crypto.attachments import decrypt_attachment
-
-from bot.local_homeserver import LocalHomeserver
 
 ERASED = "« supprimé à la demande de l'auteur »"
 IDEA = "Un jardin partagé derrière la mairie"
 POLL_START = "org.matrix.msc3381.poll.start"
 ONE = "1\ufe0f\u20e3"
-
-
-MakeEncrypted = Callable[[str], Awaitable[EncryptedPerson]]
-
-
-@pytest.fixture
-async def make_encrypted_person(
-    homeserver: LocalHomeserver, make_user: MakeUser, tmp_path: Path
-) -> AsyncIterator[MakeEncrypted]:
-    """People whose client encrypts and decrypts, like a real Matrix app."""
-    created: list[EncryptedPerson] = []
-
-    async def make(name: str) -> EncryptedPerson:
-        user = await make_user(name)
-        person = await EncryptedPerson.start_encrypted(
-            homeserver.url, user, tmp_path / f"store-{name}-{len(created)}"
-        )
-        created.append(person)
-        return person
-
-    yield make
-    for person in reversed(created):
-        await person.close()
 
 
 def notice_from(bot_id: str, contains: str = ""):
