@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -144,6 +145,9 @@ class Intake:
                 continue
             seen.add(item.event_id)
             await self.handle(item)
+            # Handlers rarely wait on I/O: yield so the outbox starts sending this reply
+            # while the rest of a large batch is being handled.
+            await asyncio.sleep(0)
 
     async def handle(self, item: Incoming) -> None:
         is_command = self._command(item) is not None
