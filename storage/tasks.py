@@ -54,6 +54,16 @@ class TaskRepository:
         )
         return list(self.session.exec(statement))
 
+    def next_due_at(self, after: datetime) -> datetime | None:
+        """When the next pending task falls due, counting only those due after ``after``."""
+        statement = (
+            select(ScheduledTask.due_at)
+            .where(ScheduledTask.status == "pending", col(ScheduledTask.due_at) > after)
+            .order_by(col(ScheduledTask.due_at))
+            .limit(1)
+        )
+        return self.session.exec(statement).first()
+
     def list_for_room(self, room_id: str, *, kind: str | None = None) -> list[ScheduledTask]:
         statement = select(ScheduledTask).where(ScheduledTask.room_id == room_id)
         if kind:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 
+from bot.clock import SystemClock
 from bot.timers import TaskKind, TaskRun, Timers
 from storage.tasks import TaskRepository
 
@@ -94,3 +96,26 @@ async def test_kind_without_grace_fires_however_late(database, clock):
     timers.rebuild()
     await timers.fire_due()
     assert [run.task.key for run in fired] == ["digest:!r:W1"] and fired[0].is_late
+
+
+async def test_runner_fires_a_task_that_falls_due_while_it_waits(database):
+    """The runner sleeps until the database says the next task is due (real clock)."""
+    clock = SystemClock()
+    done = asyncio.Event()
+    timers = Timers(database, clock)
+
+    async def fire(run: TaskRun) -> None:
+        assert clock.now() >= run.task.due_at  # never early
+        done.set()
+
+    timers.register(TaskKind("reminder", fire, lambda task, language: ""))
+    timers.start()
+    try:
+        with database.session() as session:
+            due = datetime.now(UTC) + timedelta(milliseconds=200)
+            timers.add(
+                session, key="reminder:E9:1h", kind="reminder", room_id="!r:test", due_at=due
+            )
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        timers.shutdown()
