@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from storage.models import RoomSettings
 
@@ -38,11 +38,3 @@ class RoomSettingsRepository:
         row = self.get_or_create(room_id)
         if row.joined_at is None:
             row.joined_at = moment
-
-    def list_all(self) -> list[RoomSettings]:
-        return list(self.session.exec(select(RoomSettings)))
-
-    def delete(self, room_id: str) -> None:
-        row = self.get(room_id)
-        if row is not None:
-            self.session.delete(row)
