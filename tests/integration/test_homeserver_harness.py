@@ -96,9 +96,9 @@ async def test_two_people_talk_react_edit_redact_and_survive_a_restart(
 
     # The homeserver goes down and comes back with the same data, port and logins.
     down = time.monotonic()
-    homeserver.stop()
+    await asyncio.to_thread(homeserver.stop)  # blocking calls: keep the event loop free
     assert not homeserver.is_running
-    homeserver.start()
+    await asyncio.to_thread(homeserver.start)
     restart_seconds = time.monotonic() - down
     assert homeserver.is_running
 
