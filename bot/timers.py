@@ -7,6 +7,11 @@ a crash at any point can neither lose the task nor send it twice.
 
 After downtime: a task less than ``GRACE`` late fires late (``TaskRun.late`` tells the feature
 to say so); older ones are marked missed and listed once per room.
+
+Kinds that share a ``fire_together`` coroutine (the agenda's reminders) fire in one call when
+several of their tasks are due in the same room at the same moment: one message instead of a
+burst of them, which is kinder to readers and far quicker for the homeserver (it persists the
+events of one room one after the other).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class TaskRun:
 
 
 FireFn = Callable[[TaskRun], Awaitable[None]]
+FireTogetherFn = Callable[[list[TaskRun]], Awaitable[None]]
 MissedReporter = Callable[[Session, str, list[ScheduledTask]], None]
 
 
@@ -57,6 +63,8 @@ class TaskKind:
     # How late a task may still fire after downtime; None: always, however late (a digest
     # or a purge is still worth doing late, a reminder for a past event is not).
     grace: timedelta | None = GRACE
+    # Tasks due together in one room whose kinds share this coroutine fire in a single call.
+    fire_together: FireTogetherFn | None = None
 
 
 class Timers:
@@ -209,27 +217,71 @@ class Timers:
             early = (task.due_at - self.clock.now()).total_seconds()
         if early > 0:  # a timer may wake a little early: never act before the due time
             await asyncio.sleep(early)
+        await self._fire_group([task_id], None)
+
+    async def _fire_group(self, task_ids: list[int], together: FireTogetherFn | None) -> None:
+        """Fire tasks already due in one transaction that also marks them done.
+
+        Without ``together`` each task fires through its own kind (the group is one task).
+        """
         with self.database.session() as session:
             repository = TaskRepository(session)
-            task = repository.get(task_id)
-            if task is None or task.status != "pending":
+            now = self.clock.now()
+            runs: list[TaskRun] = []
+            for task_id in task_ids:
+                task = repository.get(task_id)
+                if task is None or task.status != "pending":
+                    continue
+                if task.kind not in self.kinds:
+                    log.error("no handler for task kind %s", task.kind, extra={"job": task.key})
+                    continue
+                late = max(timedelta(0), now - task.due_at)
+                runs.append(TaskRun(task=task, session=session, late=late))
+            if not runs:
                 return
-            kind = self.kinds.get(task.kind)
-            if kind is None:
-                log.error("no handler for task kind %s", task.kind, extra={"job": task.key})
-                return
-            late = max(timedelta(0), self.clock.now() - task.due_at)
-            await kind.fire(TaskRun(task=task, session=session, late=late))
-            repository.mark(task_id, "done", self.clock.now())
-        log.info("task fired", extra={"job": task.key, "room_id": task.room_id})
+            if together is not None:
+                await together(runs)
+            else:
+                for run in runs:
+                    await self.kinds[run.task.kind].fire(run)
+            for run in runs:
+                assert run.task.id is not None
+                repository.mark(run.task.id, "done", self.clock.now())
+        for run in runs:
+            log.info("task fired", extra={"job": run.task.key, "room_id": run.task.room_id})
 
     async def fire_due(self) -> int:
-        """Fire every pending task already due, oldest first (the runner and tests use it)."""
+        """Fire every pending task already due, oldest first (the runner and tests use it).
+
+        Returns how many tasks were due.
+        """
         now = self.clock.now()
         with self.database.session() as session:
-            due = [t.id for t in TaskRepository(session).list_pending() if t.due_at <= now]
-        for task_id in due:
-            assert task_id is not None
-            await self.fire(task_id)
-            await asyncio.sleep(0)  # let the outbox send this task's message now
+            due = [t for t in TaskRepository(session).list_pending() if t.due_at <= now]
+        for task_ids, together in self._groups(due):
+            try:
+                await self._fire_group(task_ids, together)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("tasks %s failed", task_ids, extra={"job": str(task_ids)})
+            await asyncio.sleep(0)  # let the outbox send this group's message now
         return len(due)
+
+    def _groups(self, due: list[ScheduledTask]) -> list[tuple[list[int], FireTogetherFn | None]]:
+        """Due tasks in firing order; those that may fire together are gathered per room."""
+        groups: list[tuple[list[int], FireTogetherFn | None]] = []
+        gathered: dict[tuple[str, FireTogetherFn], list[int]] = {}
+        for task in due:
+            assert task.id is not None
+            kind = self.kinds.get(task.kind)
+            together = kind.fire_together if kind is not None else None
+            if together is None:
+                groups.append(([task.id], None))
+                continue
+            ids = gathered.get((task.room_id, together))
+            if ids is None:
+                ids = gathered[(task.room_id, together)] = []
+                groups.append((ids, together))
+            ids.append(task.id)
+        return groups

@@ -15,7 +15,11 @@ from bot.context import UserError
 from bot.dates import MSG_PAST, DateError, format_offset, format_when, parse_offsets, parse_when
 from bot.fields import fold_key, key_names, split_fields
 from bot.i18n import N_
+from storage.event_models import AgendaItem
+from storage.events import DEADLINE, EVENT
 
+PREFIXES = {EVENT: "E", DEADLINE: "D"}
+KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
 EVENT_FIELDS = ("when", "place", "link", "end", "reminders")
 DEADLINE_FIELDS = ("when", "link", "reminders")
 NO_REMINDER_WORDS = {"aucun", "aucune", "non", "none", "no", "off", "pas de rappel"}
@@ -56,6 +60,11 @@ class Draft:
     place: str | None = None
     link: str | None = None
     offsets: list[timedelta] = field(default_factory=list)
+
+
+def label(item: AgendaItem) -> str:
+    """The short ID people type: ``E7``, ``D3``."""
+    return f"{PREFIXES[item.kind]}{item.id}"
 
 
 def parse_draft(

@@ -4,8 +4,8 @@
   that repeats the date in words, the ID and the planned reminders) and schedule one timer per
   reminder offset (`reminder:E7:1d`). The announcement's event ID is learnt from the outbox
   (sent hook), so reactions on it can be read as RSVPs (✅ 🤔 ❌).
-- Reminders are m.text with explicit mentions (the ✅ people for events, nobody for deadlines),
-  sent under the outbox key `task:<task key>`, hence exactly once even across crashes.
+- Reminders (`handlers/event_reminders.py`) are m.text with explicit mentions (the ✅ people
+  for events, nobody for deadlines); those due together in a room go out as one message.
 - `!agenda [ics]` lists what is coming, or sends it as an iCalendar file; `!annuler <id>`
   cancels an item and its pending reminders. Other features (polls) plug their own ID prefixes
   into `!annuler` through ``cancellers``.
@@ -26,40 +26,34 @@ from sqlmodel import Session
 from bot.context import Context, UserError
 from bot.dates import format_duration, format_offset, format_when
 from bot.i18n import N_
-from bot.messages import notice_content, ping_content
-from bot.room_settings import RoomView, resolve
+from bot.messages import notice_content
+from bot.room_settings import RoomView
 from bot.router import Command, Permission
-from bot.timers import TaskKind, TaskRun
+from bot.timers import TaskKind
 from handlers.event_args import (
+    KINDS,
     Draft,
+    label,
     parse_draft,
     parse_item_id,
     plan_reminders,
 )
+from handlers.event_reminders import Reminders
 from storage.event_models import AgendaItem
 from storage.events import DEADLINE, EVENT, AgendaRepository
-from storage.models import OutboxMessage, ScheduledTask
-from storage.rooms import RoomSettingsRepository
+from storage.models import OutboxMessage
 
 if TYPE_CHECKING:  # avoids an import cycle with bot.app
     from bot.app import Feature, Services
 
 log = logging.getLogger(__name__)
 
-PREFIXES = {EVENT: "E", DEADLINE: "D"}
-KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
 REMINDER_KINDS = {EVENT: "event_reminder", DEADLINE: "deadline_reminder"}
 ANNOUNCE_PREFIX = "agenda:announce:"
 RSVP_KEYS = {"✅": "going", "🤔": "maybe", "❌": "not_going"}
-MAX_MENTIONS = 50
 
 # A feature that owns other short IDs (polls: "S") cancels them itself.
 Canceller = Callable[[Context, int], Awaitable[None]]
-
-
-def label(item: AgendaItem) -> str:
-    """The short ID people type: ``E7``, ``D3``."""
-    return f"{PREFIXES[item.kind]}{item.id}"
 
 
 def rsvp_answer(key: str) -> str | None:
@@ -321,88 +315,6 @@ class Agenda:
             return ctx.t(N_("none planned"))
         return ", ".join(label(item) for item in items)
 
-    # --- reminders -----------------------------------------------------------------------
-
-    async def fire_reminder(self, run: TaskRun) -> None:
-        """Send one reminder, unless its item was cancelled or deleted meanwhile."""
-        task, session = run.task, run.session
-        repository = AgendaRepository(session)
-        item = repository.get(int(task.payload.get("item_id", 0)))
-        if item is None or item.status != "active" or item.id is None:
-            return
-        services = self.services
-        room = resolve(
-            task.room_id, RoomSettingsRepository(session).get(task.room_id), services.config.bot
-        )
-        going = repository.going(item.id) if item.kind == EVENT else []
-        people = [
-            {"user_id": user, "name": services.gateway.display_name(task.room_id, user)}
-            for user in going[:MAX_MENTIONS]
-        ]
-        content = reminder_content(
-            services,
-            item,
-            room,
-            now=services.clock.now(),
-            late=run.late if run.is_late else None,
-            people=people,
-        )
-        services.outbox.enqueue(
-            session, key=f"task:{task.key}", room_id=task.room_id, content=content
-        )
-
-    def describe_missed(self, task: ScheduledTask, language: str) -> str:
-        payload = task.payload
-        translator = self.services.translations.for_language(language)
-        try:
-            tz = ZoneInfo(str(payload.get("timezone") or "UTC"))
-            starts_at = datetime.fromisoformat(str(payload["starts_at"])).astimezone(UTC)
-            when = format_when(starts_at, tz=tz, language=language)
-        except (KeyError, ValueError):
-            when = "?"
-        offset = timedelta(minutes=int(payload.get("offset_minutes", 0)))
-        return translator.render(
-            "reminder {offset} before {id} “{title}” ({when})",
-            offset=format_offset(offset, language=language),
-            id=payload.get("label", "?"),
-            title=payload.get("title", ""),
-            when=when,
-        )
-
-
-def reminder_content(
-    services: Services,
-    item: AgendaItem,
-    room: RoomView,
-    *,
-    now: datetime,
-    late: timedelta | None,
-    people: list[dict[str, str]],
-) -> dict[str, Any]:
-    """The reminder: an m.text that pings the people coming (events) or nobody (deadlines)."""
-    language, tz = room.language, room.tz
-    # A reminder fires a few seconds after its due time: round so "1h" reads "1 heure".
-    remaining = timedelta(minutes=round((item.starts_at - now).total_seconds() / 60))
-    rendered = services.renderer.render(
-        "events_reminder",
-        language,
-        kind=item.kind,
-        label=label(item),
-        title=item.title,
-        when=format_when(item.starts_at, tz=tz, language=language),
-        place=item.place or "",
-        link=item.link or "",
-        countdown=format_duration(remaining, language=language),
-        started=remaining <= timedelta(0),
-        late=format_duration(late, language=language) if late is not None else "",
-        people=people,
-        going=len(people),
-    )
-    content = ping_content(rendered, user_ids=[person["user_id"] for person in people])
-    if item.announcement_event_id:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": item.announcement_event_id}}
-    return content
-
 
 def agenda_calendar(items: list[AgendaItem], *, tz: ZoneInfo, now: datetime) -> bytes:
     """An iCalendar file of the items: stable UIDs, times in the room's timezone."""
@@ -483,8 +395,14 @@ def feature(services: Services, cancellers: Mapping[str, Canceller] | None = Non
             examples=(N_("cancel E7"),),
         ),
     ]
+    reminders = Reminders(services)
     task_kinds = [
-        TaskKind(name, agenda.fire_reminder, agenda.describe_missed)
+        TaskKind(
+            name,
+            reminders.fire,
+            reminders.describe_missed,
+            fire_together=reminders.fire_together,
+        )
         for name in REMINDER_KINDS.values()
     ]
     return Feature(

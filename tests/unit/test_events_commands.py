@@ -270,3 +270,37 @@ async def test_events_agenda_ics_in_an_encrypted_room_is_an_encrypted_attachment
     (message,) = [s for s in sent if s["type"] == "m.room.message"]
     assert "url" not in message["content"]
     assert message["content"]["file"]["url"] == "mxc://test/agenda.ics"
+
+
+async def test_events_reminders_due_together_are_one_message_listing_them(harness, clock):
+    meeting = await announce(harness, "!événement Réunion ; demain 18h ; rappels: 1h")
+    await react(harness, ANA, meeting["event_id"], "✅")
+    await announce(harness, "!échéance Dépôt ; demain 18h ; rappels: 1h")
+    await announce(harness, "!échéance Vote ; demain 18h ; rappels: 1h")
+    clock.set(datetime(2026, 6, 16, 15, 0, tzinfo=UTC))  # 17:00 in Paris
+    assert await harness.timers.fire_due() == 3
+    await harness.outbox.send_due()
+    (reminder,) = [s for s in harness.sender.sent if s["content"].get("msgtype") == "m.text"]
+    content = reminder["content"]
+    body = content["body"]
+    assert body.startswith("3 rappels :")
+    assert "Rappel : « Réunion » (E1) commence dans 1 heure" in body
+    assert "1 personne vient : Ana" in body
+    assert "il reste 1 heure avant l'échéance « Dépôt » (D2)" in body
+    assert "il reste 1 heure avant l'échéance « Vote » (D3)" in body
+    assert content["m.mentions"] == {"user_ids": [ANA]}
+    assert "m.relates_to" not in content  # a reply to one announcement would mislead
+    assert content["formatted_body"].count("<li>") == 3
+    assert not [key for key in pending_tasks(harness) if key.startswith("reminder:")]
+
+
+async def test_events_many_reminders_due_together_are_split_in_readable_messages(harness, clock):
+    for number in range(25):
+        await announce(harness, f"!échéance Lot {number} ; demain 18h ; rappels: 1h")
+    clock.set(datetime(2026, 6, 16, 15, 0, tzinfo=UTC))
+    assert await harness.timers.fire_due() == 25
+    await harness.outbox.send_due()
+    reminders = [s["content"] for s in harness.sender.sent if s["content"]["msgtype"] == "m.text"]
+    assert [r["body"].split("\n")[0] for r in reminders] == ["20 rappels :", "5 rappels :"]
+    listed = [f"(D{n})" for n in range(1, 26)]
+    assert all(sum(label in r["body"] for r in reminders) == 1 for label in listed)

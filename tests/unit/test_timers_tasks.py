@@ -119,3 +119,62 @@ async def test_runner_fires_a_task_that_falls_due_while_it_waits(database):
         await asyncio.wait_for(done.wait(), timeout=10)
     finally:
         timers.shutdown()
+
+
+async def test_tasks_due_together_in_a_room_fire_in_one_call_per_room(database, clock):
+    batches: list[list[str]] = []
+    alone: list[str] = []
+    timers = Timers(database, clock)
+
+    async def fire(run: TaskRun) -> None:
+        alone.append(run.task.key)
+
+    async def fire_together(runs: list[TaskRun]) -> None:
+        batches.append([run.task.key for run in runs])
+
+    for name in ("event_reminder", "deadline_reminder"):
+        timers.register(TaskKind(name, fire, lambda t, lang: "", fire_together=fire_together))
+    timers.register(TaskKind("digest", fire, lambda t, lang: ""))
+    due = clock.now() + timedelta(minutes=1)
+    with database.session() as session:
+        for key, kind, room in [
+            ("reminder:E1:1h", "event_reminder", "!a:test"),
+            ("reminder:D2:1h", "deadline_reminder", "!a:test"),
+            ("reminder:D3:1h", "deadline_reminder", "!b:test"),
+            ("digest:!a:W1", "digest", "!a:test"),
+        ]:
+            timers.add(session, key=key, kind=kind, room_id=room, due_at=due)
+        later = clock.now() + timedelta(minutes=2)
+        timers.add(
+            session, key="reminder:E4:1h", kind="event_reminder", room_id="!a:test", due_at=later
+        )
+    clock.advance(timedelta(minutes=1))
+    assert await timers.fire_due() == 4
+    assert sorted(batches) == [["reminder:D3:1h"], ["reminder:E1:1h", "reminder:D2:1h"]]
+    assert alone == ["digest:!a:W1"]
+    assert await timers.fire_due() == 0  # all four are done
+    clock.advance(timedelta(minutes=1))
+    await timers.fire_due()  # a reminder due a minute later is a message of its own
+    assert batches[-1] == ["reminder:E4:1h"]
+
+
+async def test_a_failing_group_stays_pending_and_others_still_fire(database, clock):
+    fired: list[str] = []
+    timers = Timers(database, clock)
+
+    async def fire_together(runs: list[TaskRun]) -> None:
+        if runs[0].task.room_id == "!broken:test":
+            raise RuntimeError("boom")
+        fired.extend(run.task.key for run in runs)
+
+    async def fire(run: TaskRun) -> None:
+        await fire_together([run])
+
+    timers.register(TaskKind("reminder", fire, lambda t, lang: "", fire_together=fire_together))
+    with database.session() as session:
+        for key, room in [("reminder:E1:1h", "!broken:test"), ("reminder:E2:1h", "!ok:test")]:
+            timers.add(session, key=key, kind="reminder", room_id=room, due_at=clock.now())
+    await timers.fire_due()
+    assert fired == ["reminder:E2:1h"]
+    with database.session() as session:
+        assert TaskRepository(session).get_by_key("reminder:E1:1h").status == "pending"
