@@ -1,16 +1,20 @@
 """Events and deadlines against a real Synapse and the real bot process: announcements with the
 date in words, refusals that store nothing, RSVPs by reaction, reminders that arrive once (even
-across a SIGKILL) and never after a cancellation, and the agenda as an .ics file."""
+across a SIGKILL, one message for those due together) and never after a cancellation, and the
+agenda as an .ics file."""
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import nio
 from icalendar import Calendar
 from matrix_people import text
 
+PARIS = ZoneInfo("Europe/Paris")  # the rooms' default timezone
 REMINDER_WAIT = 120  # a "dans 2 minutes" event with "rappels: 1min" reminds about 60 s later
 
 
@@ -137,14 +141,19 @@ async def test_events_reminder_survives_a_kill_arrives_once_and_not_when_cancell
     reply = await organiser.wait_for(room_id, notice_from(bot.user_id), after=asked)
     assert "est annulé" in reply["content"]["body"]
 
+    # An event and a deadline at the same second: their reminders fall due together.
+    at = (datetime.now(UTC) + timedelta(minutes=2)).astimezone(PARIS)
+    when = at.strftime("%d/%m/%Y %H:%M:%S")
     asked = await organiser.send_text(
-        room_id, "!événement Point d'étape ; dans 2 minutes ; lieu: Salle B ; rappels: 1min"
+        room_id, f"!événement Point d'étape ; {when} ; lieu: Salle B ; rappels: 1min"
     )
     announcement = await organiser.wait_for(
         room_id, notice_from(bot.user_id, "Point d'étape"), after=asked
     )
     assert "Rappels : 1min" in announcement["content"]["body"]
     await member.react(room_id, announcement["event_id"], "✅")
+    asked = await organiser.send_text(room_id, f"!échéance Rendu ; {when} ; rappels: 1min")
+    await organiser.wait_for(room_id, notice_from(bot.user_id, "Rendu"), after=asked)
 
     await bot.kill()
     bot.start()
@@ -164,12 +173,15 @@ async def test_events_reminder_survives_a_kill_arrives_once_and_not_when_cancell
         room_id, reminder("Point d'étape"), timeout=REMINDER_WAIT, after=announcement["event_id"]
     )
     content = sent["content"]
+    assert content["body"].startswith("2 rappels :")  # one message for both
     assert "commence dans 1 minute" in content["body"]
     assert "Lieu : Salle B" in content["body"]
+    assert "il reste 1 minute avant l'échéance « Rendu »" in content["body"]
     assert content["m.mentions"] == {"user_ids": [member.user_id]}
     assert "retard" not in content["body"]
     await member.assert_no_event(room_id, reminder("Point d'étape"), after=sent["event_id"])
     await member.assert_no_event(room_id, reminder("Annulé"), after=asked)
+    await member.assert_no_event(room_id, reminder("Rendu"), after=sent["event_id"])
     reminders = [e for e in member.events(room_id) if reminder("Point d'étape")(e)]
     assert len(reminders) == 1
     assert text(sender=bot.user_id)(sent)
