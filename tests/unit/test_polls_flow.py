@@ -23,6 +23,7 @@ from bot.outbox import Outbox
 from bot.room_settings import resolve
 from bot.timers import Timers
 from handlers import polls as polls_module
+from handlers.poll_closing import poll_tally
 from handlers.poll_events import NUMBER_EMOJI
 from storage.db import Database
 from storage.models import OutboxMessage, ScheduledTask
@@ -158,7 +159,7 @@ class Harness:
         with self.database.session() as session:
             poll = PollRepository(session).get(poll_id)
             assert poll is not None
-            return polls_module.poll_tally(session, poll, end)
+            return poll_tally(session, poll, end)
 
 
 async def _level(user_id: str) -> float:
