@@ -1,5 +1,5 @@
-"""The shared digest: the message gathering every room's digest of a week, and the week's
-Markdown and standalone HTML files (with small inline SVG charts, no JavaScript).
+"""The week's files: Markdown and a standalone HTML page (with small inline SVG charts, no
+JavaScript) gathering every room's digest of a week, ready to publish on a website.
 
 Files are rewritten whole each time a room's digest of the week is posted (write to a temporary
 file, then rename), so they always show every digest of the week posted so far.
@@ -7,10 +7,8 @@ file, then rename), so they always show every digest of the week posted so far.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -20,68 +18,13 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from bot.clock import to_millis
-from bot.messages import MAX_EVENT_BYTES, MessageRenderer, Rendered, notice_content
-from handlers.digest_model import (
-    Block,
-    RoomDigest,
-    previous_week,
-    split,
-    week_bounds,
-)
+from bot.messages import MessageRenderer
+from handlers.digest_model import RoomDigest, previous_week, week_bounds
 from storage.digests import DigestRepository
 
 CHART_WEEKS = 8
 SERIES = ("proposals", "votes", "rsvps")
 COLOURS = {"proposals": "#2b6cb0", "votes": "#c05621", "rsvps": "#2f855a"}
-
-
-@dataclass(frozen=True)
-class RoomChunk:
-    """A room's digest, or a slice of its sections, inside the shared message."""
-
-    digest: RoomDigest
-    blocks: tuple[Block, ...]
-    continued: bool = False
-
-
-def _size(rendered: Rendered) -> int:
-    return len(json.dumps(notice_content(rendered), ensure_ascii=False).encode())
-
-
-@dataclass
-class SharedMessage:
-    """Every room's digest of a week with a table of contents, split into labelled messages."""
-
-    renderer: MessageRenderer
-    language: str
-    week: str
-    digests: list[RoomDigest]
-    limit: int = MAX_EVENT_BYTES
-    _toc: list[dict[str, Any]] = field(default_factory=list)
-
-    def render(self, entries: Sequence[Block], part: int = 1, parts: int = 1) -> Rendered:
-        return self.renderer.render(
-            "digest_shared",
-            self.language,
-            week=self.week,
-            toc=self.digests,
-            entries=[entry.items[0] for entry in entries],
-            part=part,
-            parts=parts,
-        )
-
-    def parts(self) -> list[Rendered]:
-        entries: list[Block] = []
-        for digest in self.digests:
-
-            def measure(blocks: Sequence[Block], digest: RoomDigest = digest) -> int:
-                return _size(self.render([Block("room", (RoomChunk(digest, tuple(blocks)),))]))
-
-            chunks = split(digest.blocks(), measure, self.limit)
-            for index, chunk in enumerate(chunks):
-                entries.append(Block("room", (RoomChunk(digest, tuple(chunk), index > 0),)))
-        chunks = split(entries, lambda blocks: _size(self.render(blocks, 99, 99)), self.limit)
-        return [self.render(chunk, index, len(chunks)) for index, chunk in enumerate(chunks, 1)]
 
 
 # --- activity over the last weeks -------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""Rendering digests into chat messages: a room's digest, and the shared digest of a week.
+
+Both are split into labelled parts (1/2, 2/2) so that no message exceeds what one Matrix event
+allows; the splitting rules live in ``handlers.digest_model``, the text in the ``digest_room``
+and ``digest_shared`` templates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.messages import MAX_EVENT_BYTES, MessageRenderer, Rendered, notice_content
+from handlers.digest_build import ROOM_LIMIT_PER_TAG
+from handlers.digest_model import Block, RoomDigest, split
+
+
+def content_size(rendered: Rendered) -> int:
+    """Bytes of the event content a rendered message becomes (what the limit applies to)."""
+    return len(json.dumps(notice_content(rendered), ensure_ascii=False).encode())
+
+
+@dataclass
+class RoomMessage:
+    """How a room digest is rendered into one or more labelled messages."""
+
+    renderer: MessageRenderer
+    language: str
+    digest: RoomDigest
+    preview: bool = False
+    late: str = ""
+    limit: int = MAX_EVENT_BYTES
+
+    def render(self, blocks: Sequence[Block], part: int = 1, parts: int = 1) -> Rendered:
+        start, end = self.digest.period.split("|")
+        return self.renderer.render(
+            "digest_room",
+            self.language,
+            d=self.digest,
+            blocks=list(blocks),
+            start=start,
+            end=end,
+            part=part,
+            parts=parts,
+            preview=self.preview,
+            late=self.late,
+            limit=ROOM_LIMIT_PER_TAG,
+        )
+
+    def measure(self, blocks: Sequence[Block]) -> int:
+        return content_size(self.render(blocks, 99, 99))
+
+    def parts(self) -> list[Rendered]:
+        chunks = split(self.digest.blocks(), self.measure, self.limit)
+        return [self.render(chunk, index, len(chunks)) for index, chunk in enumerate(chunks, 1)]
+
+
+@dataclass(frozen=True)
+class RoomChunk:
+    """A room's digest, or a slice of its sections, inside the shared message."""
+
+    digest: RoomDigest
+    blocks: tuple[Block, ...]
+    continued: bool = False
+
+
+@dataclass
+class SharedMessage:
+    """Every room's digest of a week with a table of contents, split into labelled messages."""
+
+    renderer: MessageRenderer
+    language: str
+    week: str
+    digests: list[RoomDigest]
+    limit: int = MAX_EVENT_BYTES
+
+    def render(self, entries: Sequence[Block], part: int = 1, parts: int = 1) -> Rendered:
+        return self.renderer.render(
+            "digest_shared",
+            self.language,
+            week=self.week,
+            toc=self.digests,
+            entries=[entry.items[0] for entry in entries],
+            part=part,
+            parts=parts,
+        )
+
+    def parts(self) -> list[Rendered]:
+        entries: list[Block] = []
+        for digest in self.digests:
+
+            def measure(blocks: Sequence[Block], digest: RoomDigest = digest) -> int:
+                return content_size(
+                    self.render([Block("room", (RoomChunk(digest, tuple(blocks)),))])
+                )
+
+            chunks = split(digest.blocks(), measure, self.limit)
+            for index, chunk in enumerate(chunks):
+                entries.append(Block("room", (RoomChunk(digest, tuple(chunk), index > 0),)))
+        chunks = split(
+            entries, lambda blocks: content_size(self.render(blocks, 99, 99)), self.limit
+        )
+        return [self.render(chunk, index, len(chunks)) for index, chunk in enumerate(chunks, 1)]
