@@ -1,13 +1,21 @@
-"""The bot in 1,000 rooms with some history: restart time, memory, and the cost of one sync.
+"""The bot in 1,000 rooms with a year of history: restart time, memory, commands over a year of
+data, the daily purge, and the cost of one sync.
 
-Setup: an organiser creates 1,000 rooms, inviting the bot (it joins each), then seeds a small
-history in every room (2 messages and 1 ``!proposition``, which the bot stores and marks with a
-📝 reaction). A year of history is not realistic to seed here; this is ~4 events per room in the
-bot's timeline plus the rooms' creation state.
+Setup: an organiser creates 1,000 rooms, inviting the bot (it joins each), then talks in every
+room through the homeserver (2 messages and 1 ``!proposition``, which the bot stores and marks
+with a 📝 reaction). The bot is stopped and its database receives a year of each room's activity
+(``year_of_history.py``: proposals, supports, events, RSVPs, polls and ballots, digests, sent
+messages, done timers), as the bot would have stored it: a year of messages through the
+homeserver would take hours here, and what a year changes for the bot is its own database (at
+restart it syncs from its stored token; the rooms' old timelines are not read again).
 
 Measured after a restart (SIGTERM, then start on the same data):
 
 - time from process start to the first answered command (``!aide aide`` sent at start);
+- round trips of the commands that read a year of data in one room (``!propositions``,
+  ``!agenda``, ``!résumé``);
+- the daily retention purge over that year (the bot's own code, run on its database after the
+  bot stopped): with the default 365 days, and with 90 days (a deployer shortening it);
 - resident memory (VmRSS) of the bot process, after the first answer and after 20 commands;
 - command → reply round trip once running (20 sequential commands);
 - the cost of one sync for the bot's account: the full-state sync the bot makes at start, an
@@ -19,6 +27,7 @@ Run: ``python benchmarks/scale.py [rooms]``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sqlite3
 import sys
@@ -38,6 +47,11 @@ from common import (
     workspace,
 )
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse, SyncResponse
+from year_of_history import seed_year
+
+from storage.db import Database
+from storage.privacy import PrivacyRepository
+from storage.state import ProcessedEventRepository
 
 ROOMS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 IN_FLIGHT = 8
@@ -82,6 +96,37 @@ async def in_parallel(count: int, action) -> None:
             await action(index)
 
     await asyncio.gather(*(one(index) for index in range(count)))
+
+
+def timed_erasure_scrub(bot: BotProcess) -> str:
+    """Search the year of sent messages for one person's ID and texts, as `!oublie-moi` does."""
+    database = Database.from_url(f"sqlite:///{bot.database_path}")
+    started = time.perf_counter()
+    with database.session() as session:
+        scrubbed = PrivacyRepository(session).scrub_sent(
+            ["@membre0-3:year.test", "Idée 17 : mutualiser les locaux et les outils"]
+        )
+    elapsed = time.perf_counter() - started
+    database.close()
+    return f"{elapsed:.2f} s ({scrubbed:,} copies emptied)"
+
+
+def timed_purge(bot: BotProcess, retention_days: int) -> str:
+    """Run the daily purge's queries on the bot's database (bot stopped); what it took."""
+    database = Database.from_url(f"sqlite:///{bot.database_path}")
+    now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with database.session() as session:
+        report = PrivacyRepository(session).purge_older_than(
+            now - dt.timedelta(days=retention_days)
+        )
+        processed = ProcessedEventRepository(session).delete_older_than(now - dt.timedelta(days=30))
+    elapsed = time.perf_counter() - started
+    database.close()
+    return (
+        f"{elapsed:.2f} s ({report.proposals:,} proposals, {report.ballots:,} ballots, "
+        f"{report.sent_messages:,} sent messages scrubbed, {processed:,} handled events)"
+    )
 
 
 async def timed_sync(url: str, token: str, **params: str) -> tuple[float, int, dict[str, Any]]:
@@ -173,8 +218,15 @@ async def main() -> None:
             print(f"history seeded in {seed_seconds:.0f} s", flush=True)
             rss_before_restart = bot.rss_mib()
             await bot.stop()
-            database_mib = bot.database_path.stat().st_size / 1024 / 1024
             processed = query(bot, "SELECT count(*) FROM processed_event")[0][0]
+            year_started = time.monotonic()
+            year_end = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+            database = Database.from_url(f"sqlite:///{bot.database_path}")
+            year_rows = seed_year(database, rooms, end=year_end)
+            database.close()
+            year_seconds = time.monotonic() - year_started
+            print(f"a year written in {year_seconds:.0f} s: {year_rows}", flush=True)
+            database_mib = bot.database_path.stat().st_size / 1024 / 1024
             since = query(bot, "SELECT value FROM key_value WHERE key='sync_token'")[0][0]
             credentials = json.loads((bot.directory / "data" / "credentials.json").read_text())
 
@@ -193,6 +245,16 @@ async def main() -> None:
                 await probe.wait_for(rooms[0], reply_to(bot.user_id, event_id), timeout=60)
                 round_trips.append((time.perf_counter() - sent_at) * 1000)
             rss_after = bot.rss_mib()
+            year_commands = {}
+            for command in ("!propositions", "!agenda", "!résumé"):
+                times = []
+                for _ in range(5):
+                    sent_at = time.perf_counter()
+                    event_id = await probe.send_text(rooms[0], command)
+                    await probe.wait_for(rooms[0], reply_to(bot.user_id, event_id), timeout=60)
+                    times.append((time.perf_counter() - sent_at) * 1000)
+                year_commands[command] = summary(times)["median"]
+            rss_year = bot.rss_mib()
 
             # --- the cost of one sync ------------------------------------------------------
             token = credentials["access_token"]
@@ -205,6 +267,8 @@ async def main() -> None:
             await probe.close()
             await organiser.close()
             await bot.stop()
+        erasure = timed_erasure_scrub(bot)
+        purges = {days: timed_purge(bot, days) for days in (365, 90)}
 
     rt = summary(round_trips)
     body = table(
@@ -216,7 +280,14 @@ async def main() -> None:
                 f"{created_seconds:.0f} s / {joined_seconds:.0f} s / {seed_seconds:.0f} s",
             ),
             ("events handled by the bot before the restart", processed),
-            ("bot database size", f"{database_mib:.1f} MiB"),
+            (
+                "a year of activity written into the bot's database",
+                f"{sum(year_rows.values()):,} rows in {year_seconds:.0f} s "
+                f"({year_rows.get('proposal', 0):,} proposals, "
+                f"{year_rows.get('outbox_message', 0):,} sent messages, "
+                f"{year_rows.get('poll_ballot', 0):,} ballots)",
+            ),
+            ("bot database size", f"{database_mib:.0f} MiB"),
             ("**start → first answered command** (restart)", f"**{first_answer:.1f} s**"),
             ("bot CPU from start to the first answer", f"{cpu_start:.1f} s"),
             ("RSS before the restart (after setup)", f"{rss_before_restart:.0f} MiB"),
@@ -228,6 +299,13 @@ async def main() -> None:
                 "command → reply once running, median / p95 (n=20)",
                 f"{rt['median']:.0f} / {rt['p95']:.0f} ms",
             ),
+            (
+                "a year of one room: !propositions / !agenda / !résumé, median (n=5)",
+                " / ".join(f"{value:.0f} ms" for value in year_commands.values()),
+            ),
+            ("RSS after those commands", f"{rss_year:.0f} MiB"),
+            ("`!oublie-moi`: finding their texts in the sent messages", erasure),
+            *((f"daily purge with retention {days} days", purge) for days, purge in purges.items()),
             (
                 "full-state sync since the stored token (what a restart does)",
                 f"{full[0]:.2f} s, {full[1] / 1024:.0f} KiB, nio parse {full_parse:.2f} s",
@@ -243,8 +321,9 @@ async def main() -> None:
         ],
     )
     notes = [
-        "History is small: per room the creation state, 3 messages (one a `!proposition` the bot "
-        "stored and reacted to), not a year of activity.",
+        "Homeserver history per room: the creation state and 3 messages (one a `!proposition` the "
+        "bot stored and reacted to). The bot's database holds a year of activity per room "
+        "(`benchmarks/year_of_history.py`), written while the bot was stopped.",
         "Syncs measured with the bot's filter and access token from a separate client, after "
         "the bot had answered; HTTP time includes Synapse building the response.",
         "2 cores shared by Synapse, the bot and the clients; other engineers were running test "

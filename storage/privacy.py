@@ -7,12 +7,13 @@ crosses features lives in one place instead of spreading into each feature's rep
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Text, cast, func, or_, update
 from sqlmodel import Session, col, delete, select
 
 from storage.digest_models import DigestRun
@@ -27,6 +28,8 @@ from storage.privacy_models import (
 from storage.proposal_models import Proposal, ProposalReaction, ProposalTag
 from storage.proposals import SUPPORT
 
+VERBATIM_BREAKS = re.compile(r'[\s"\\\x00-\x1f]+')
+MIN_PIECE = 4
 SNIPPET_LENGTH = 60  # how much of an erased text identifies it in the send log
 
 
@@ -64,6 +67,16 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _flat(text: str) -> str:
     return " ".join(text.split())
+
+
+def _verbatim_piece(snippet: str) -> str | None:
+    """The longest part of ``snippet`` that stored JSON holds verbatim, if long enough to search.
+
+    JSON escapes quotes, backslashes and control characters, and stored text may break lines
+    where the snippet has a space: the piece has none of those.
+    """
+    best = max(VERBATIM_BREAKS.split(snippet), key=len)
+    return best if len(best) >= MIN_PIECE else None
 
 
 class PrivacyRepository:
@@ -311,13 +324,23 @@ class PrivacyRepository:
 
         The messages stay in the rooms (Matrix keeps them); only the bot's log loses them.
         Rows still waiting to be sent are left alone, and keys stay so nothing is resent.
+        The database narrows the search first (a year of a busy bot is a million rows); the
+        exact check, on the text with its whitespace folded, is done here.
         """
         wanted = [s for s in snippets if s]
         if not wanted:
             return 0
+        statement = select(OutboxMessage).where(
+            OutboxMessage.status != "pending", col(OutboxMessage.content) != {}
+        )
+        pieces = [_verbatim_piece(snippet) for snippet in wanted]
+        if all(pieces):
+            stored_text = cast(col(OutboxMessage.content), Text)  # the JSON as stored, not parsed
+            statement = statement.where(
+                or_(*(stored_text.contains(piece, autoescape=True) for piece in pieces))
+            )
         scrubbed = 0
-        rows = self.session.exec(select(OutboxMessage).where(OutboxMessage.status != "pending"))
-        for row in rows:
+        for row in self.session.exec(statement):
             text = _flat(_json_text(row.content))
             if any(snippet in text for snippet in wanted):
                 row.content = {}
@@ -328,22 +351,19 @@ class PrivacyRepository:
     # --- retention -------------------------------------------------------------------------
 
     def purge_older_than(self, cutoff: datetime) -> PurgeReport:
-        """Delete proposals, ballots and RSVPs created before ``cutoff`` (retention)."""
+        """Delete proposals, ballots and RSVPs created before ``cutoff`` (retention).
+
+        Set-based statements: shortening the retention of a year-old deployment deletes
+        hundreds of thousands of rows at once.
+        """
         report = PurgeReport()
-        old = [
-            pid
-            for pid in self.session.exec(
-                select(Proposal.id).where(col(Proposal.created_at) < cutoff)
-            )
-            if pid is not None
-        ]
-        if old:
-            for table in (ProposalTag, ProposalReaction):
-                self._delete(delete(table).where(col(table.proposal_id).in_(old)))
-            self._delete(
-                delete(PrivacyErasedProposal).where(col(PrivacyErasedProposal.proposal_id).in_(old))
-            )
-            report.proposals = self._delete(delete(Proposal).where(col(Proposal.id).in_(old)))
+        old = select(Proposal.id).where(col(Proposal.created_at) < cutoff)
+        for table in (ProposalTag, ProposalReaction):
+            self._delete(delete(table).where(col(table.proposal_id).in_(old)))
+        self._delete(
+            delete(PrivacyErasedProposal).where(col(PrivacyErasedProposal.proposal_id).in_(old))
+        )
+        report.proposals = self._delete(delete(Proposal).where(col(Proposal.created_at) < cutoff))
         report.ballots = self._delete(
             delete(PollBallot).where(col(PollBallot.ts) < int(cutoff.timestamp() * 1000))
         )
@@ -353,18 +373,16 @@ class PrivacyRepository:
 
     def scrub_sent_before(self, cutoff: datetime) -> int:
         """Empty the stored copy of messages sent before ``cutoff`` (keys stay: no resend)."""
-        rows = self.session.exec(
-            select(OutboxMessage).where(
-                OutboxMessage.status == "sent", col(OutboxMessage.sent_at) < cutoff
+        return self._delete(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.status) == "sent",
+                col(OutboxMessage.sent_at) < cutoff,
+                col(OutboxMessage.content) != {},
             )
+            .values(content={})
+            .execution_options(synchronize_session=False)
         )
-        scrubbed = 0
-        for row in rows:
-            if row.content:
-                row.content = {}
-                self.session.add(row)
-                scrubbed += 1
-        return scrubbed
 
     def purge_forget_requests(self, before: datetime) -> int:
         """Forget erasure requests that were never confirmed."""
