@@ -6,21 +6,18 @@
   (sent hook), so reactions on it can be read as RSVPs (✅ 🤔 ❌).
 - Reminders (`handlers/event_reminders.py`) are m.text with explicit mentions (the ✅ people
   for events, nobody for deadlines); those due together in a room go out as one message.
-- `!agenda [ics]` lists what is coming, or sends it as an iCalendar file; `!annuler <id>`
-  cancels an item and its pending reminders. Other features (polls) plug their own ID prefixes
-  into `!annuler` through ``cancellers``.
+- `!agenda [ics]` (`handlers/agenda_view.py`) lists what is coming, or sends it as an
+  iCalendar file; `!annuler <id>` cancels an item and its pending reminders. Other features
+  (polls) plug their own ID prefixes into `!annuler` through ``cancellers``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
 from sqlmodel import Session
 
 from bot.context import Context, UserError
@@ -30,6 +27,7 @@ from bot.messages import notice_content
 from bot.room_settings import RoomView
 from bot.router import Command, Permission
 from bot.timers import TaskKind
+from handlers.agenda_view import AgendaView
 from handlers.event_args import (
     KINDS,
     Draft,
@@ -173,87 +171,6 @@ class Agenda:
     async def on_redaction(self, ctx: Context, redacted_event_id: str) -> None:
         AgendaRepository(ctx.session).delete_rsvp_by_reaction(redacted_event_id)
 
-    # --- agenda --------------------------------------------------------------------------
-
-    async def agenda(self, ctx: Context) -> None:
-        argument = ctx.args.strip().casefold()
-        if argument not in ("", "ics", "ical", "icalendar"):
-            raise UserError(
-                "Unknown option “{text}”: write {plain} for the list or {ics} for a calendar file.",
-                text=ctx.args.strip(),
-                plain="!agenda",
-                ics="!agenda ics",
-            )
-        now = ctx.clock.now()
-        repository = AgendaRepository(ctx.session)
-        items = repository.list_upcoming(ctx.room_id, now)
-        if not items:
-            ctx.reply(
-                "Nothing planned in this room. Organisers announce events with {event} "
-                "and deadlines with {deadline}.",
-                event="!événement",
-                deadline="!échéance",
-            )
-            return
-        if argument:
-            await self._send_calendar(ctx, items, now)
-            return
-        language, tz = ctx.language, ctx.room.tz
-        entries = []
-        for item in items:
-            counts = repository.rsvp_counts(item.id) if item.id is not None else {}
-            entries.append(
-                {
-                    "kind": item.kind,
-                    "label": label(item),
-                    "title": item.title,
-                    "when": format_when(item.starts_at, tz=tz, language=language),
-                    "place": item.place or "",
-                    "link": item.link or "",
-                    "countdown": format_duration(item.starts_at - now, language=language),
-                    "started": item.starts_at <= now,
-                    "going": counts.get("going", 0),
-                    "maybe": counts.get("maybe", 0),
-                    "not_going": counts.get("not_going", 0),
-                }
-            )
-        ctx.reply_template("events_agenda", entries=entries)
-
-    async def _send_calendar(self, ctx: Context, items: list[AgendaItem], now: datetime) -> None:
-        data = agenda_calendar(items, tz=ctx.room.tz, now=now)
-        filename = "agenda.ics"
-        try:
-            gateway = self.services.gateway
-            location = await gateway.upload_file(
-                data,
-                content_type="text/calendar",
-                filename=filename,
-                encrypt=gateway.is_encrypted(ctx.room_id),
-            )
-        except Exception:
-            log.exception("calendar upload failed", extra={"room_id": ctx.room_id})
-            raise UserError(
-                "The calendar file could not be uploaded right now; please try again later."
-            ) from None
-        content: dict[str, Any] = {
-            "msgtype": "m.file",
-            "body": filename,
-            "filename": filename,
-            **location,
-            "info": {"mimetype": "text/calendar", "size": len(data)},
-            "m.mentions": {},
-        }
-        if ctx.thread_root:
-            content["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": ctx.thread_root,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": ctx.event_id},
-            }
-        else:
-            content["m.relates_to"] = {"m.in_reply_to": {"event_id": ctx.event_id}}
-        ctx.send(f"ics:{ctx.event_id}", content)
-
     # --- cancellation --------------------------------------------------------------------
 
     async def annuler(self, ctx: Context) -> None:
@@ -316,32 +233,6 @@ class Agenda:
         return ", ".join(label(item) for item in items)
 
 
-def agenda_calendar(items: list[AgendaItem], *, tz: ZoneInfo, now: datetime) -> bytes:
-    """An iCalendar file of the items: stable UIDs, times in the room's timezone."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//Concerto//agenda//FR")
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    for item in items:
-        entry = CalendarEvent()
-        entry.add("uid", f"{item.kind}-{label(item)}@concerto")
-        entry.add("dtstamp", now.astimezone(UTC))
-        entry.add("dtstart", item.starts_at.astimezone(tz))
-        if item.ends_at is not None:
-            entry.add("dtend", item.ends_at.astimezone(tz))
-        entry.add("summary", item.title)
-        if item.place:
-            entry.add("location", item.place)
-        if item.link:
-            entry.add("url", item.link)
-            entry.add("description", item.link)
-        if item.kind == DEADLINE:
-            entry.add("categories", ["DEADLINE"])
-        calendar.add_component(entry)
-    calendar.add_missing_timezones()
-    return calendar.to_ical()
-
-
 def feature(services: Services, cancellers: Mapping[str, Canceller] | None = None) -> Feature:
     """Commands, RSVP hooks, reminder timers and the announcement hook of the agenda."""
     from bot.app import Feature
@@ -380,7 +271,7 @@ def feature(services: Services, cancellers: Mapping[str, Canceller] | None = Non
         Command(
             name="agenda",
             aliases=("upcoming",),
-            handler=agenda.agenda,
+            handler=AgendaView(services).agenda,
             summary=N_("upcoming events and deadlines of this room, with their IDs and answers"),
             usage=N_("[ics]"),
             examples=(N_("upcoming"), N_("upcoming ics")),
