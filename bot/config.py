@@ -24,6 +24,9 @@ ENV_PREFIX = "CONCERTO_"
 SECRET_KEYS = {("matrix", "password"), ("matrix", "access_token")}
 USER_ID_PATTERN = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# A room's digest of a week is due by Thursday 12:00 after it at the latest (the week most of
+# its seven days fall in), 84 hours after the week ends: waiting longer would change nothing.
+MAX_SHARED_DIGEST_WAIT_HOURS = 84
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class BotConfig:
     timezone: str = "Europe/Paris"
     organiser_power_level: int = 50
     digest_room: str = ""
+    shared_digest_wait_hours: int = 12
     commands_per_minute: int = 10
 
 
@@ -283,6 +287,13 @@ def validate(config: Config) -> list[ConfigProblem]:
         )
     if not 0 <= bot.organiser_power_level <= 100:
         problems.append(ConfigProblem("bot.organiser_power_level", "must be between 0 and 100"))
+    if not 0 <= bot.shared_digest_wait_hours <= MAX_SHARED_DIGEST_WAIT_HOURS:
+        problems.append(
+            ConfigProblem(
+                "bot.shared_digest_wait_hours",
+                f"must be between 0 and {MAX_SHARED_DIGEST_WAIT_HOURS} (hours after the week ends)",
+            )
+        )
     if bot.commands_per_minute < 1:
         problems.append(ConfigProblem("bot.commands_per_minute", "must be at least 1"))
     if config.privacy.retention_days < 1:

@@ -8,7 +8,8 @@ each part reads on its own:
 - ``digest_messages``: digests rendered into chat messages that fit one event;
 - ``digest_schedule``: each room's pending weekly task, following its settings;
 - ``digest_publish``: posting a room's digest exactly once per week (task or `!résumé publier`);
-- ``digest_shared``: every room's digest of a week gathered into the shared rooms and files;
+- ``digest_shared``: every room's digest of a week gathered into the shared rooms and files,
+  without waiting past a set time for rooms whose digest comes late;
 - ``digest_files``: the week's Markdown and HTML files with their charts.
 
 `!résumé publier` publishes the coming digest early; it then counts as that week's digest and
@@ -29,7 +30,13 @@ from bot.timers import TaskKind, TaskRun, Timers
 from handlers.digest_build import build_digest
 from handlers.digest_messages import RoomMessage
 from handlers.digest_publish import Publisher
-from handlers.digest_schedule import RoomSchedules, current_target, schedule_of, upcoming_slot
+from handlers.digest_schedule import (
+    SHARED_TASK_KIND,
+    RoomSchedules,
+    current_target,
+    schedule_of,
+    upcoming_slot,
+)
 from handlers.digest_shared import SharedDigest
 from storage.digests import TASK_KIND, DigestRepository
 
@@ -51,15 +58,13 @@ class DigestFeature:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.schedules = RoomSchedules(services)
-        self.shared = SharedDigest(services)
+        self.shared = SharedDigest(services, self.schedules)
         self.publisher = Publisher(services, self.schedules, self.shared)
 
     def ensure_schedules(self) -> None:
-        """At start: every joined room has its digest task; complete weeks are gathered."""
-        now = self.services.clock.now()
+        """At start: every joined room has its digest task, every recent week its shared one."""
         with self.services.database.session() as session:
-            self.schedules.ensure_all(session, now)
-        self.shared.recheck(now)
+            self.schedules.ensure_all(session, self.services.clock.now())
 
     async def fire(self, run: TaskRun) -> None:
         await self.publisher.fire(run)
@@ -106,6 +111,7 @@ class DigestFeature:
                 if following
                 else ctx.t(N_("never (the digest is off here)")),
             )
+        targets = await self.shared.prepare(ctx.session, target.week, [ctx.room_id])
         digest = build_digest(
             ctx.session,
             ctx.room,
@@ -114,12 +120,12 @@ class DigestFeature:
             end=now,
             display_name=ctx.display_name,
         )
-        self.publisher.post(
+        posted = self.publisher.post(
             ctx.session, ctx.room, digest, trigger="manual", published_by=ctx.sender
         )
         self.schedules.ensured.add(ctx.room_id)
         self.schedules.ensure_room(ctx.session, ctx.room, now)
-        await self.shared.after_post(ctx.session, target.week, exclude="")
+        self.shared.gather(ctx.session, target.week, targets=targets, posted=posted)
 
     def commands(self) -> list[Command]:
         return [
@@ -157,7 +163,13 @@ def feature(services: Services) -> Feature:
                 fire=digest.fire,
                 describe_missed=digest.publisher.describe_missed,
                 grace=None,  # a digest missed during downtime is posted late, once
-            )
+            ),
+            TaskKind(
+                name=SHARED_TASK_KIND,
+                fire=digest.shared.fire,
+                describe_missed=digest.shared.describe_missed,
+                grace=None,  # the shared digest too
+            ),
         ],
     )
 

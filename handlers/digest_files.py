@@ -1,8 +1,9 @@
 """The week's files: Markdown and a standalone HTML page (with small inline SVG charts, no
 JavaScript) gathering every room's digest of a week, ready to publish on a website.
 
-Files are rewritten whole each time a room's digest of the week is posted (write to a temporary
-file, then rename), so they always show every digest of the week posted so far.
+Files are rewritten whole each time a room's digest of the week is posted, and when the shared
+digest of the week goes out (write to a temporary file, then rename), so they always show every
+digest of the week posted so far and name the rooms whose digest is still to come.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from markupsafe import Markup
 
 from bot.clock import to_millis
 from bot.messages import MessageRenderer
-from handlers.digest_model import RoomDigest, previous_week, week_bounds
+from handlers.digest_model import PendingRoom, RoomDigest, previous_week, week_bounds
 from storage.digests import DigestRepository
 
 CHART_WEEKS = 8
@@ -156,6 +157,7 @@ def render_week(
     *,
     renderer: MessageRenderer,
     language: str,
+    missing: Sequence[PendingRoom] = (),
 ) -> tuple[str, str]:
     """The week's Markdown text and standalone HTML page."""
     environment = renderer.environment(language)
@@ -186,6 +188,7 @@ def render_week(
         "groups": groups,
         "weeks": activity_data["weeks"],
         "language": language,
+        "missing": list(missing),
     }
     markdown = environment.get_template("digest_file.md.j2").render(**context).strip() + "\n"
     page = environment.get_template("digest_page.html.j2").render(**context).strip() + "\n"
@@ -200,10 +203,13 @@ def write_week(
     *,
     renderer: MessageRenderer,
     language: str,
+    missing: Sequence[PendingRoom] = (),
 ) -> tuple[Path, Path]:
     """Write ``<week>.md`` and ``<week>.html`` (replacing earlier versions of the week)."""
     folder.mkdir(parents=True, exist_ok=True)
-    markdown, page = render_week(week, digests, activity_data, renderer=renderer, language=language)
+    markdown, page = render_week(
+        week, digests, activity_data, renderer=renderer, language=language, missing=missing
+    )
     md_path, html_path = folder / f"{week}.md", folder / f"{week}.html"
     _write(md_path, markdown)
     _write(html_path, page)

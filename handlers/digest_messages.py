@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.messages import MAX_EVENT_BYTES, MessageRenderer, Rendered, notice_content
 from handlers.digest_build import ROOM_LIMIT_PER_TAG
-from handlers.digest_model import Block, RoomDigest, split
+from handlers.digest_model import Block, PendingRoom, RoomDigest, split
 
 
 def content_size(rendered: Rendered) -> int:
@@ -67,12 +67,15 @@ class RoomChunk:
 
 @dataclass
 class SharedMessage:
-    """Every room's digest of a week with a table of contents, split into labelled messages."""
+    """Rooms' digests of a week, split into labelled messages: the shared digest (a table of
+    contents, then the rooms not included yet), or an addition (a late room's digest alone)."""
 
     renderer: MessageRenderer
     language: str
     week: str
     digests: list[RoomDigest]
+    missing: Sequence[PendingRoom] = ()
+    addition: bool = False
     limit: int = MAX_EVENT_BYTES
 
     def render(self, entries: Sequence[Block], part: int = 1, parts: int = 1) -> Rendered:
@@ -81,6 +84,8 @@ class SharedMessage:
             self.language,
             week=self.week,
             toc=self.digests,
+            missing=list(self.missing),
+            addition=self.addition,
             entries=[entry.items[0] for entry in entries],
             part=part,
             parts=parts,
@@ -98,7 +103,6 @@ class SharedMessage:
             chunks = split(digest.blocks(), measure, self.limit)
             for index, chunk in enumerate(chunks):
                 entries.append(Block("room", (RoomChunk(digest, tuple(chunk), index > 0),)))
-        chunks = split(
-            entries, lambda blocks: content_size(self.render(blocks, 99, 99)), self.limit
-        )
+        # Measured as a first part, whose contents list counts too (the worst case).
+        chunks = split(entries, lambda blocks: content_size(self.render(blocks, 1, 99)), self.limit)
         return [self.render(chunk, index, len(chunks)) for index, chunk in enumerate(chunks, 1)]

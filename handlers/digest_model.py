@@ -8,6 +8,9 @@ Nothing here touches the database or Matrix, so the rules are tested directly:
 - A digest is named after the ISO week most of its seven days fall in: the week of
   ``slot - 3½ days``. The Monday 09:00 digest of 15 March 2027 (W11) covers 8–15 March and is
   the digest of 2027-W10; a Friday 17:00 digest covers the week it ends.
+- The shared digest of a week gathers the rooms' digests of that week. It goes out once every
+  room's digest is in, and at the latest at ``shared_due``: a configured number of hours after
+  the week ends, so that one room with a late schedule does not hold back the others.
 - A digest covers ``[start, end)``: it starts where the room's previous digest ended (so a
   digest published early by hand loses nothing), or seven local days before its slot when the
   previous one is older than two weeks (or there was none).
@@ -86,6 +89,14 @@ def slot_label(slot: datetime, tz: ZoneInfo) -> str:
 def local_weeks_before(moment: datetime, tz: ZoneInfo, weeks: int = 1) -> datetime:
     """The same wall-clock time ``weeks`` weeks earlier (DST-safe)."""
     return _to_utc(_local(moment, tz) - weeks * WEEK, tz)
+
+
+def shared_due(label: str, wait_hours: int, tz: ZoneInfo) -> datetime:
+    """When the shared digest of a week stops waiting for late rooms: ``wait_hours`` of
+    wall-clock time after the week ends (Monday 00:00 in ``tz``; 12 is Monday 12:00)."""
+    year, week = label.split("-W")
+    monday = datetime.fromisocalendar(int(year), int(week), 1)
+    return _to_utc(monday + WEEK + timedelta(hours=wait_hours), tz)
 
 
 def period_start(slot: datetime, tz: ZoneInfo, previous_end: datetime | None) -> datetime:
@@ -167,6 +178,15 @@ class Block:
     kind: str  # one of SECTIONS
     items: tuple[Any, ...]
     continued: bool = False
+
+
+@dataclass(frozen=True)
+class PendingRoom:
+    """A room whose digest of the week is still to come when the shared digest goes out."""
+
+    room_id: str
+    name: str
+    due: str  # when its digest is due, in words
 
 
 @dataclass

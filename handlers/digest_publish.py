@@ -4,6 +4,7 @@ A digest run is recorded per room and week (unique) in the same transaction as i
 are queued (outbox keys ``digest:<room>:<week>:part<N>``), so restarts cannot post twice.
 When the weekly task fires it posts the digest and schedules the next week's task in that same
 transaction; a task that still fires for a week already published by hand posts nothing.
+The shared digest then gathers the week, in that transaction too (``handlers.digest_shared``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from handlers.digest_messages import RoomMessage
 from handlers.digest_model import RoomDigest, period_start
 from handlers.digest_schedule import RoomSchedules, schedule_of, task_key
 from handlers.digest_shared import SharedDigest
+from storage.digest_models import DigestRun
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
 
@@ -48,8 +50,8 @@ class Publisher:
         trigger: str,
         published_by: str | None,
         late: str = "",
-    ) -> int:
-        """Queue the digest's parts and record the run; returns how many parts."""
+    ) -> DigestRun:
+        """Queue the digest's parts and record the run (its guard against a second post)."""
         message = RoomMessage(self.services.renderer, room.language, digest, late=late)
         parts = message.parts()
         for index, rendered in enumerate(parts, 1):
@@ -59,7 +61,7 @@ class Publisher:
                 room_id=room.room_id,
                 content=notice_content(rendered),
             )
-        DigestRepository(session).add(
+        return DigestRepository(session).add(
             room_id=room.room_id,
             week=digest.week,
             period_start=digest.start,
@@ -69,7 +71,6 @@ class Publisher:
             parts=len(parts),
             created_at=self.services.clock.now(),
         )
-        return len(parts)
 
     async def fire(self, run: TaskRun) -> None:
         """The weekly task: post the week's digest unless published already, plan the next."""
@@ -79,6 +80,8 @@ class Publisher:
         repository = DigestRepository(session)
         if schedule_of(room) is None:
             return
+        targets = await self.shared.prepare(session, week, [room.room_id])
+        posted = None
         if repository.get(room.room_id, week) is None:
             last = repository.last(room.room_id)
             start = period_start(task.due_at, room.tz, last.period_end if last else None)
@@ -93,10 +96,12 @@ class Publisher:
             late = ""
             if run.is_late:
                 late = format_when(task.due_at, tz=room.tz, language=room.language)
-            self.post(session, room, digest, trigger="schedule", published_by=None, late=late)
+            posted = self.post(
+                session, room, digest, trigger="schedule", published_by=None, late=late
+            )
         now = self.services.clock.now()
         self.schedules.ensure_room(session, room, max(task.due_at, now), keep=task.key)
-        await self.shared.after_post(session, week, exclude=task.key)
+        self.shared.gather(session, week, targets=targets, posted=posted)
 
     def describe_missed(self, task: ScheduledTask, language: str) -> str:
         """How a digest task missed during downtime is listed (digests never are: no grace)."""

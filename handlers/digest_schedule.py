@@ -3,27 +3,43 @@
 Each joined room has one pending ``digest`` task keyed ``digest:<room>:<year>-W<week>``, due at
 the room's slot (`!réglages résumé`, default Monday 09:00 in the room's timezone). The task
 exists from the bot's start, from the room's first activity after a join, and follows
-`!réglages résumé …`/`fuseau …` at once; `résumé off` cancels it. Kept apart from posting so
-the rules about which week comes next can be read on their own.
+`!réglages résumé …`/`fuseau …` at once; `résumé off` cancels it.
+
+Each week with room digests also has one ``digest_shared:<year>-W<week>`` task, due when the
+shared digest of that week stops waiting for late rooms (``bot.shared_digest_wait_hours`` after
+the week ends, in the bot's timezone).
+
+Kept apart from posting so the rules about which week comes next can be read on their own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from bot.context import Context
 from bot.room_settings import RoomView
 from handlers.digest_build import room_view
-from handlers.digest_model import Schedule, next_slot, period_start, slot_label, week_label
+from handlers.digest_model import (
+    Schedule,
+    next_slot,
+    period_start,
+    shared_due,
+    slot_label,
+    week_label,
+)
 from handlers.settings import parse_digest_schedule
 from storage.digests import TASK_KIND, DigestRepository
 
 if TYPE_CHECKING:  # avoids an import cycle with bot.app
     from bot.app import Services
+
+SHARED_TASK_KIND = "digest_shared"
+RECENT = timedelta(days=14)  # weeks whose shared digest task is checked at start
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,10 @@ def schedule_of(room: RoomView) -> Schedule | None:
 def task_key(room_id: str, week: str) -> str:
     """The key of a room's digest task of a week; its outbox keys start with it too."""
     return f"{TASK_KIND}:{room_id}:{week}"
+
+
+def shared_task_key(week: str) -> str:
+    return f"{SHARED_TASK_KIND}:{week}"
 
 
 def upcoming_slot(
@@ -110,10 +130,37 @@ class RoomSchedules:
             due_at=slot,
             payload={"week": label},
         )
+        self.ensure_week(session, label)
+
+    def shared_due(self, week: str) -> datetime:
+        """When the shared digest of ``week`` stops waiting for late rooms."""
+        bot = self.services.config.bot
+        return shared_due(week, bot.shared_digest_wait_hours, ZoneInfo(bot.timezone))
+
+    def ensure_week(self, session: Session, week: str) -> None:
+        """The week's shared digest task exists and is due as configured (unless it fired)."""
+        due = self.shared_due(week)
+        existing = DigestRepository(session).task(shared_task_key(week))
+        if existing is not None and existing.status != "pending":
+            return
+        if existing is not None and existing.due_at != due:
+            existing.due_at = due
+            session.add(existing)
+        self.services.timers.add(
+            session,
+            key=shared_task_key(week),
+            kind=SHARED_TASK_KIND,
+            room_id="",
+            due_at=due,
+            payload={"week": week},
+        )
 
     def ensure_all(self, session: Session, now: datetime) -> None:
-        """At start: every joined room has its digest task (left rooms stay without one)."""
+        """At start: every joined room has its digest task (left rooms stay without one), and
+        every recent week with digests its shared digest task (older versions had none)."""
         repository = DigestRepository(session)
+        for week in repository.weeks_since(now - RECENT):
+            self.ensure_week(session, week)
         for room_id in repository.joined_rooms():
             tasks = repository.tasks(room_id)
             room = room_view(session, room_id, self.services.config.bot)

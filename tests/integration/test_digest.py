@@ -1,6 +1,6 @@
 """The weekly digest against a real Synapse and the real bot process: preview for everyone,
 publication by organisers only, once per room and week (even after SIGKILL), the shared digest
-room and the week's files."""
+room (with a room's digest posted after it following as an addition) and the week's files."""
 
 from __future__ import annotations
 
@@ -93,3 +93,48 @@ async def test_digest_preview_publish_shared_and_no_duplicate(bot_room, make_per
     # the room's next digest is scheduled for the following week; the shared room's is off
     assert len(tasks) == 1 and tasks[0][0].startswith(f"digest:{room_id}:")
     assert not tasks[0][0].endswith(week)
+
+
+async def test_digest_posted_after_the_shared_digest_follows_it_once(bot_room):
+    bot, organiser, first = bot_room
+    second = await organiser.create_room("Groupe mobilité", invite=[bot.user_id])
+    shared = await organiser.create_room("Organisation", invite=[bot.user_id])
+    for room_id in (second, shared):
+        await organiser.wait_for(room_id, joined(bot.user_id), timeout=30)
+    # digests published by hand only, so both rooms' digests are those of this ISO week
+    for room_id in (first, second, shared):
+        asked = await organiser.send_text(room_id, "!réglages résumé off")
+        await organiser.wait_for(room_id, notice(bot.user_id, "résumé"), after=asked, timeout=30)
+    for room_id, proposal in ((first, "Un tiers-lieu #tierslieux"), (second, "Des bus #mobilité")):
+        asked = await organiser.send_text(room_id, f"!réglages salon-résumé {shared}")
+        await organiser.wait_for(room_id, notice(bot.user_id, "salon-résumé"), after=asked)
+        asked = await organiser.send_text(room_id, f"!proposition {proposal}")
+        await organiser.wait_for(room_id, notice(bot.user_id, "P"), after=asked)
+
+    asked = await organiser.send_text(first, "!résumé publier")
+    await organiser.wait_for(first, notice(bot.user_id, "Résumé hebdomadaire"), after=asked)
+    gathered = await organiser.wait_for(shared, notice(bot.user_id, "Résumé commun"), timeout=30)
+    assert "Groupe de travail" in gathered["content"]["body"]
+    assert "Groupe mobilité" not in gathered["content"]["body"]
+
+    asked = await organiser.send_text(second, "!résumé publier")
+    await organiser.wait_for(second, notice(bot.user_id, "Résumé hebdomadaire"), after=asked)
+    addition = await organiser.wait_for(
+        shared, notice(bot.user_id, "(complément)"), after=gathered["event_id"], timeout=30
+    )
+    body = addition["content"]["body"]
+    assert "Groupe mobilité" in body and "#mobilité" in body
+    assert "#tierslieux" not in body and "Sommaire" not in body
+    week = re.search(r"semaine (\d{4}-W\d{2})", body).group(1)
+    markdown = (bot.directory / "data" / "digests" / f"{week}.md").read_text(encoding="utf-8")
+    assert "#tierslieux" in markdown and "#mobilité" in markdown
+
+    await bot.kill()
+    bot.start()
+    asked = await organiser.send_text(second, "!digest publish")
+    await organiser.wait_for(
+        second, notice(bot.user_id, "déjà été publié"), after=asked, timeout=45
+    )
+    await organiser.assert_no_event(
+        shared, notice(bot.user_id, "Résumé commun"), after=addition["event_id"]
+    )

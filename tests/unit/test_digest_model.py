@@ -15,6 +15,7 @@ from handlers.digest_model import (
     group_by_tag,
     next_slot,
     period_start,
+    shared_due,
     slot_label,
     split,
     week_bounds,
@@ -169,3 +170,15 @@ def test_digest_model_splitting_by_section_and_inside_a_big_tag():
     continued = [g for part in parts for b in part for g in b.items if isinstance(g, TagGroup)]
     assert any(g.continued and g.tag == "b" for g in continued)
     assert all(g.hidden == 0 for g in continued)  # split is not capped: no “… and N more”
+
+
+def test_digest_model_shared_due_is_hours_of_local_time_after_the_week():
+    # 2027-W10 ends Monday 15 March 00:00 in Paris (CET): 12 hours later is 11:00 UTC
+    assert shared_due("2027-W10", 12, PARIS) == utc(2027, 3, 15, 11)
+    # 2027-W12 crosses the change to summer time (Sunday 28 March): still Monday 12:00 local
+    assert shared_due("2027-W12", 12, PARIS) == utc(2027, 3, 29, 10)
+    # the longest wait reaches the last moment a room's digest of the week can be due
+    last = next_slot(utc(2027, 3, 18, 10), Schedule(3, 11, 59), PARIS)  # Thursday 11:59
+    assert slot_label(last, PARIS) == "2027-W10"
+    assert last < shared_due("2027-W10", 84, PARIS)
+    assert slot_label(last + timedelta(minutes=1), PARIS) == "2027-W11"
