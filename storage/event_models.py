@@ -45,4 +45,5 @@ class EventRsvp(SQLModel, table=True):
     user_id: str = Field(max_length=255)
     answer: str = Field(max_length=16)  # "going" | "maybe" | "not_going"
     reaction_event_id: str = Field(max_length=255, unique=True)
-    answered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # indexed for the daily retention purge
+    answered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

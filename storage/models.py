@@ -52,7 +52,10 @@ class OutboxMessage(SQLModel, table=True):
     """One logical message to send, with the transaction ID it will always be sent with."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_status_sent", "status", "sent_at"),  # the daily retention scrub
+    )
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255, unique=True)
     room_id: str = Field(max_length=255)

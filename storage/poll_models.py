@@ -48,7 +48,8 @@ class PollBallot(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     poll_id: int = Field(foreign_key="poll.id", index=True)
     voter: str = Field(max_length=255)
-    ts: int = Field(sa_column=Column(BigInteger(), nullable=False))  # origin_server_ts, ms
+    # origin_server_ts, ms; indexed for the daily retention purge
+    ts: int = Field(sa_column=Column(BigInteger(), nullable=False, index=True))
     event_id: str = Field(max_length=255, index=True)
     selections: list[str] = Field(sa_column=Column(JSONText(), nullable=False))
     source: str = Field(default="native", max_length=16)  # native | reaction | reaction_removed

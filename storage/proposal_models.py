@@ -20,7 +20,10 @@ class Proposal(SQLModel, table=True):
     """A proposal made in a room, by a command or by a message carrying ``#proposition``."""
 
     __tablename__ = "proposal"
-    __table_args__ = (Index("ix_proposal_room_created", "room_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_proposal_room_created", "room_id", "created_at"),
+        Index("ix_proposal_created", "created_at"),  # the daily retention purge
+    )
     id: int | None = Field(default=None, primary_key=True)
     room_id: str = Field(max_length=255)
     event_id: str = Field(max_length=255, unique=True)  # the message people react to
