@@ -25,7 +25,7 @@ from handlers.digest_model import (
     group_by_tag,
     tag_counts,
 )
-from handlers.polls import poll_tally
+from handlers.poll_closing import poll_tally
 from handlers.proposals import message_link, shorten
 from handlers.tags import apply_synonyms, fold_tag
 from storage.digests import DigestRepository

@@ -33,7 +33,6 @@ from handlers.poll_closing import (
     ClosingTimer,
     close_task_key,
     end_event_key,
-    poll_tally,
 )
 from handlers.poll_events import (
     UNSTABLE_END,
@@ -254,7 +253,3 @@ def feature(services: Services) -> Feature:
         ],
         sent_hooks=[(SENT_PREFIX, on_sent)],
     )
-
-
-# poll_tally lives in handlers.poll_closing; it stays importable here for handlers.digest.
-__all__ = ["cancel_poll", "feature", "poll_tally"]
