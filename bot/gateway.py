@@ -489,6 +489,18 @@ class MatrixGateway:
         levels = room.power_levels
         return float(levels.users.get(user_id, levels.defaults.users_default))
 
+    async def may_redact_others(self, room_id: str) -> bool:
+        """Whether the bot may redact others' events here.
+
+        Then its poll end event closes a poll someone started from their client: MSC3381 has
+        clients accept an end event from the poll's creator or from someone who may redact it.
+        """
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return False
+        needed = room.power_levels.defaults.redact
+        return await self.power_level(room_id, self.user_id) >= needed
+
     async def _room_creators(self, room_id: str) -> frozenset[str]:
         """Creators hold unlimited power in room version 12+ (nio does not know this yet)."""
         if room_id in self._creators:

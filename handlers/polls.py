@@ -48,6 +48,7 @@ from storage.polls import PollRepository
 
 if TYPE_CHECKING:
     from bot.app import Feature, Services
+    from bot.gateway import MatrixGateway
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,9 @@ MSG_MAY_NOT_CANCEL = N_(
 class PollCommands:
     """`!sondage` and `!clore`, sharing one Closer with the intake and the timer."""
 
-    def __init__(self, closer: Closer) -> None:
+    def __init__(self, closer: Closer, gateway: MatrixGateway) -> None:
         self.closer = closer
+        self.gateway = gateway
 
     async def sondage(self, ctx: Context) -> None:
         """Start a poll: store it, send the poll event and the notice, set its closing timer."""
@@ -109,7 +111,10 @@ class PollCommands:
             end=end,
             closed_by=ctx.sender,
             language=ctx.language,
-            send_end_event=poll.origin == "command",
+            # A poll started from a client ends for everyone only if the bot may redact here.
+            send_end_event=(
+                poll.origin == "command" or await self.gateway.may_redact_others(ctx.room_id)
+            ),
             reply_to=ctx.event_id,
         )
 
@@ -206,7 +211,7 @@ def feature(services: Services) -> Feature:
     from bot.intake import Hooks
 
     closer = Closer(services.outbox, services.renderer, services.timers)
-    commands = PollCommands(closer)
+    commands = PollCommands(closer, services.gateway)
     intake = PollIntake(closer, announce=send_notice)
     timer = ClosingTimer(closer, services.config.bot)
     return Feature(

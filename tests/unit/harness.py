@@ -74,6 +74,11 @@ class RecordingSender:
     def display_name(self, room_id: str, user_id: str) -> str:
         return user_id.split(":")[0].lstrip("@").capitalize()
 
+    redactor_rooms: set[str] = field(default_factory=set)  # where the bot may redact others
+
+    async def may_redact_others(self, room_id: str) -> bool:
+        return room_id in self.redactor_rooms
+
 
 class Harness:
     def __init__(self, database: Database, clock: FrozenClock, *, language: str = "fr") -> None:

@@ -53,13 +53,17 @@ class Harness:
             timers=self.timers,
             renderer=self.renderer,
             translations=self.translations,
-            gateway=None,
+            gateway=self,
         )
+        self.bot_may_redact = False
         self.feature = polls_module.feature(services)  # type: ignore[arg-type]
         for kind in self.feature.task_kinds:
             self.timers.register(kind)
         self.command = {c.name: c for c in self.feature.commands}
         self.counter = 0
+
+    async def may_redact_others(self, room_id: str) -> bool:
+        return self.bot_may_redact
 
     def event_id(self) -> str:
         self.counter += 1
@@ -344,6 +348,43 @@ async def test_polls_client_poll_recognised_tallied_and_ended_by_author(harness)
     assert "pollend:S1" not in keys  # the author already ended it
     results = next(r for r in harness.outbox_rows() if r.key == "pollresults:S1")
     assert "Égalité entre : Café, Thé" in results.content["body"]
+
+
+@pytest.mark.parametrize("bot_may_redact", [True, False])
+async def test_polls_clore_ends_a_client_poll_for_everyone_only_if_the_bot_may_redact(
+    harness, bot_may_redact
+):
+    harness.bot_may_redact = bot_may_redact
+    start = {
+        "type": "org.matrix.msc3381.poll.start",
+        "event_id": "$client",
+        "sender": "@bob:x",
+        "origin_server_ts": to_millis(at(0)),
+        "content": {
+            "org.matrix.msc3381.poll.start": {
+                "kind": "org.matrix.msc3381.poll.disclosed",
+                "max_selections": 1,
+                "question": {"org.matrix.msc1767.text": "Café ou thé ?"},
+                "answers": [
+                    {"id": "cafe", "org.matrix.msc1767.text": "Café"},
+                    {"id": "the", "org.matrix.msc1767.text": "Thé"},
+                ],
+            }
+        },
+    }
+    await harness.run("@bob:x", lambda ctx: harness.feature.hooks.polls[0](ctx, start))
+    await harness.response("@carol:x", "$client", ["the"], at(1))
+    await harness.command_(ORGANISER, "clore", "S1")
+    assert harness.poll().status == "closed"
+    rows = {r.key: r for r in harness.outbox_rows()}
+    assert "pollresults:S1" in rows
+    # MSC3381: clients accept an end event from the poll's creator or from someone who may
+    # redact it; otherwise Element would ignore it, so the bot does not send one.
+    assert ("pollend:S1" in rows) is bot_may_redact
+    if bot_may_redact:
+        end = rows["pollend:S1"]
+        assert end.event_type == "org.matrix.msc3381.poll.end"
+        assert end.content["m.relates_to"] == {"rel_type": "m.reference", "event_id": "$client"}
 
 
 async def test_polls_cancel_poll_for_annuler(harness):
