@@ -130,7 +130,7 @@ class Outbox:
         if self._not_before is not None and now < self._not_before:
             return self._not_before  # the homeserver asked the whole account to wait
         with self.database.session() as session:
-            pending = OutboxRepository(session).list_pending(limit=PENDING_WINDOW)
+            pending = OutboxRepository(session).list_pending_heads(limit=PENDING_WINDOW)
         blocked: set[tuple[str, str]] = set(self._busy_groups)
         next_due: datetime | None = None
         for message in pending:
@@ -144,17 +144,18 @@ class Outbox:
                 continue
             if len(self._in_flight) >= MAX_IN_FLIGHT:
                 break
-            assert message.id is not None
             self._busy_groups.add(group)
-            self._in_flight[message.id] = asyncio.ensure_future(self._deliver(message, group))
+            self._in_flight[message.id] = asyncio.ensure_future(self._deliver(message.id, group))
         return next_due
 
-    async def _deliver(self, message: OutboxMessage, group: tuple[str, str]) -> None:
+    async def _deliver(self, message_id: int, group: tuple[str, str]) -> None:
         try:
-            await self._send_one(message)
+            with self.database.session() as session:
+                message = OutboxRepository(session).get(message_id)
+            if message is not None and message.status == "pending":
+                await self._send_one(message)
         finally:
-            assert message.id is not None
-            self._in_flight.pop(message.id, None)
+            self._in_flight.pop(message_id, None)
             self._busy_groups.discard(group)
             self.wake()
 

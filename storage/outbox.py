@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +18,22 @@ def transaction_id(key: str) -> str:
     return f"concerto.{digest}"
 
 
+@dataclass(frozen=True)
+class PendingHead:
+    """What the worker needs to decide whether to send a message now, without its content."""
+
+    id: int
+    room_id: str
+    key: str
+    next_attempt_at: datetime
+
+
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def get(self, message_id: int) -> OutboxMessage | None:
+        return self.session.get(OutboxMessage, message_id)
 
     def get_by_key(self, key: str) -> OutboxMessage | None:
         return self.session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
@@ -52,6 +66,23 @@ class OutboxRepository:
             .limit(limit)
         )
         return list(self.session.exec(statement))
+
+    def list_pending_heads(self, limit: int) -> list[PendingHead]:
+        """Pending messages, oldest first, without their content (the worker reads this list
+        after every send: parsing every waiting message's content each time was measured as
+        the bot's largest cost in a burst)."""
+        statement = (
+            select(
+                OutboxMessage.id,
+                OutboxMessage.room_id,
+                OutboxMessage.key,
+                OutboxMessage.next_attempt_at,
+            )
+            .where(OutboxMessage.status == "pending")
+            .order_by(col(OutboxMessage.id))
+            .limit(limit)
+        )
+        return [PendingHead(*row) for row in self.session.exec(statement)]
 
     def retry_transient_now(self, now: datetime) -> None:
         """Bring forward the retries of messages that failed for lack of a connection."""
