@@ -2,8 +2,11 @@
 
 Each person keeps 8 sends in flight. Measured: replies received (each command must be
 answered exactly once), time from the first send to the last reply seen by an observer, and
-replies per second. Rounds alternate echo, Concerto, Concerto, echo, twice, in one run; the
-share compares the mean rates of the four rounds of each bot.
+replies per second. The target compares Concerto with the minimal echo bot, which answers
+"pong". A second echo bot answers with exactly the content Concerto sends (its help reply,
+~530 bytes with the HTML): comparing with it separates the bot's own cost from the homeserver's
+cost of a larger message. Rounds go echo, Concerto, same-reply echo, then back (ABCCBA), twice;
+each share compares the mean rates of the bots' four rounds.
 
 Run: ``python benchmarks/burst.py [commands per person]``.
 """
@@ -23,6 +26,7 @@ from common import (
     append_report,
     register,
     replies_to,
+    reply_to,
     room_with,
     table,
     workspace,
@@ -33,6 +37,7 @@ PER_PERSON = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 IN_FLIGHT = 8
 QUIET_TIMEOUT = 60.0  # give up when no new reply arrived for this long
 TARGET_SHARE = 0.9
+SIZED = "echo bot, Concerto's reply"
 ROUND_PAIRS = 2  # rounds per bot: 2 × ROUND_PAIRS
 
 
@@ -89,6 +94,17 @@ async def burst(people: list[Person], room_id: str, body: str, bot_id: str) -> d
     }
 
 
+async def concerto_reply(person: Person, room_id: str, bot_id: str) -> dict:
+    """The content Concerto sends for the burst's command, for the same-reply echo bot."""
+    asked = await person.send_text(room_id, "!aide aide 0")
+    reply = await person.wait_for(room_id, reply_to(bot_id, asked), timeout=60)
+    return {
+        key: value
+        for key, value in reply["content"].items()
+        if key not in ("m.relates_to", "org.concerto.txn")
+    }
+
+
 async def main() -> None:
     started = time.monotonic()
     async with workspace("burst") as (folder, server):
@@ -98,15 +114,32 @@ async def main() -> None:
         concerto.start(profile=PROFILE)
         echo.start()
         people = [await Person.start(server.url, account) for account in accounts]
+        sized: EchoBotProcess | None = None
         results: list[tuple[str, dict[str, float]]] = []
         try:
             owner, *members = people
             echo_room = await room_with(owner, echo.user_id, "echo", *members)
             concerto_room = await room_with(owner, concerto.user_id, "concerto", *members)
+            sized = EchoBotProcess(
+                server,
+                await register(server, "echo-sized"),
+                folder / "echo-sized",
+                reply=await concerto_reply(owner, concerto_room, concerto.user_id),
+            )
+            sized.start()
+            sized_room = await room_with(owner, sized.user_id, "echo-sized", *members)
             echo_round = ("echo bot", echo_room, "!ping", echo.user_id)
             concerto_round = ("Concerto", concerto_room, "!aide aide", concerto.user_id)
-            # ABBA twice: a drift in the machine's load weighs on both bots alike.
-            plan = [echo_round, concerto_round, concerto_round, echo_round] * ROUND_PAIRS
+            sized_round = (SIZED, sized_room, "!ping", sized.user_id)
+            # ABCCBA twice: a drift in the machine's load weighs on every bot alike.
+            plan = [
+                echo_round,
+                concerto_round,
+                sized_round,
+                sized_round,
+                concerto_round,
+                echo_round,
+            ] * ROUND_PAIRS
             for name, room_id, body, bot_id in plan:
                 cpu = concerto.cpu_seconds()
                 result = await burst(people, room_id, body, bot_id)
@@ -119,6 +152,8 @@ async def main() -> None:
                 await person.close()
             await concerto.stop()
             await echo.stop()
+            if sized is not None:
+                await sized.stop()
 
     total = PER_PERSON * 3
     rows = [
@@ -135,9 +170,10 @@ async def main() -> None:
     ]
     rate = {
         name: sum(r["rate"] for n, r in results if n == name) / (2 * ROUND_PAIRS)
-        for name in ("Concerto", "echo bot")
+        for name in ("Concerto", "echo bot", SIZED)
     }
     share = rate["Concerto"] / rate["echo bot"]
+    same_reply_share = rate["Concerto"] / rate[SIZED]
     all_answered = all(r["answered"] == total and r["duplicates"] == 0 for _, r in results)
     body = (
         table(
@@ -155,12 +191,14 @@ async def main() -> None:
         + f"\n\nMean replies/s: Concerto {rate['Concerto']:.1f}, echo bot "
         f"{rate['echo bot']:.1f} → **{share:.0%}** of the echo bot (target ≥ "
         f"{TARGET_SHARE:.0%}: {'met' if share >= TARGET_SHARE else 'NOT met'}); "
+        f"{same_reply_share:.0%} of the echo bot sending Concerto's reply ({rate[SIZED]:.1f}/s); "
         f"every command answered exactly once: {'yes' if all_answered else 'NO'}. "
         f"Concerto RSS at the end: {rss:.0f} MiB."
     )
     notes = [
         f"3 people × {PER_PERSON} commands, {IN_FLIGHT} sends in flight each; Concerto "
-        "answers `!aide aide <n>`, the echo bot `!ping <n>`.",
+        'answers `!aide aide <n>`, the echo bots `!ping <n>` (one with "pong", one with '
+        "Concerto's reply).",
         "2 cores shared by Synapse (which saturates one core), both bots and the 3 clients; "
         "other engineers were running test suites on the same machine at the time.",
     ]

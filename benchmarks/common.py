@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import datetime as dt
+import json
 import math
 import os
 import platform
@@ -402,10 +403,17 @@ class EchoBotProcess(_Process):
 
     name = "echo"
 
-    def __init__(self, server: LocalHomeserver, account: RegisteredUser, directory: Path) -> None:
+    def __init__(
+        self,
+        server: LocalHomeserver,
+        account: RegisteredUser,
+        directory: Path,
+        reply: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(directory)
         self.server = server
         self.account = account
+        self.reply = reply  # None: "pong"
 
     @property
     def user_id(self) -> str:
@@ -419,6 +427,8 @@ class EchoBotProcess(_Process):
         env["ECHO_BOT_USER_ID"] = self.account.user_id
         env["ECHO_BOT_DEVICE_ID"] = self.account.device_id
         env["ECHO_BOT_ACCESS_TOKEN"] = self.account.access_token
+        if self.reply is not None:
+            env["ECHO_BOT_REPLY"] = json.dumps(self.reply)
         return env
 
 

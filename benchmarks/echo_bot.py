@@ -7,11 +7,15 @@ messages in bursts), and it skips the history it finds at start-up. It stores no
 
 Run: ``python benchmarks/echo_bot.py <homeserver URL>`` with ``ECHO_BOT_USER_ID``,
 ``ECHO_BOT_DEVICE_ID`` and ``ECHO_BOT_ACCESS_TOKEN`` in the environment. Stop it with SIGTERM.
+``ECHO_BOT_REPLY`` (JSON, optional) replaces the "pong" content: the burst benchmark uses it to
+send exactly what Concerto sends, which separates the bot's own cost from the homeserver's cost
+of a larger message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -32,8 +36,9 @@ SYNC_FILTER: dict[str, Any] = {
 
 
 class EchoBot:
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncClient, reply: dict[str, Any]) -> None:
         self.client = client
+        self.reply_content = reply
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coroutine: Any) -> None:
@@ -43,8 +48,7 @@ class EchoBot:
 
     async def reply(self, room_id: str, event: dict[str, Any]) -> None:
         content = {
-            "msgtype": "m.notice",
-            "body": "pong",
+            **self.reply_content,
             "m.relates_to": {"m.in_reply_to": {"event_id": event["event_id"]}},
         }
         await self.client.room_send(room_id, "m.room.message", content)
@@ -100,7 +104,11 @@ async def main(homeserver: str) -> None:
     client.restore_login(
         user_id, os.environ["ECHO_BOT_DEVICE_ID"], os.environ["ECHO_BOT_ACCESS_TOKEN"]
     )
-    bot = EchoBot(client)
+    reply = json.loads(os.environ.get("ECHO_BOT_REPLY") or "{}") or {
+        "msgtype": "m.notice",
+        "body": "pong",
+    }
+    bot = EchoBot(client, reply)
     runner = asyncio.create_task(bot.run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
