@@ -67,6 +67,7 @@ def build_features(services: Services, registry: Callable[[], Registry]) -> list
     from handlers import polls as polls_feature
     from handlers import privacy as privacy_feature
     from handlers import proposals as proposals_feature
+    from handlers import retention as retention_feature
     from handlers import settings as settings_feature
 
     async def cancel_poll(ctx: Context, number: int) -> None:
@@ -80,6 +81,7 @@ def build_features(services: Services, registry: Callable[[], Registry]) -> list
         polls_feature.feature(services),
         proposals_feature.feature(services),
         privacy_feature.feature(services),
+        retention_feature.feature(services),
         digest_feature.feature(services),
     ]
 
@@ -229,7 +231,7 @@ class App:
         await asyncio.wait(waits, timeout=CATCH_UP_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         for waiting in waits:
             waiting.cancel()
-        from handlers.privacy import prepare_retention  # before the rebuild: not "missed"
+        from handlers.retention import prepare_retention  # before the rebuild: not "missed"
 
         prepare_retention(services)
         timers.start()

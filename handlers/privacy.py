@@ -13,18 +13,15 @@ Design choices:
   language at that moment and flagged as erased; their supports, votes and RSVPs are
   deleted; events and polls they announced become anonymous. Messages already posted
   (digests included) are Matrix messages and stay: the confirmation says so;
-- retention runs daily at 04:00 UTC (`retention:<date>` tasks); a run missed while the bot
-  was down runs at the next start instead of being reported as missed.
+- the retention period is applied daily by ``handlers.retention``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -35,12 +32,8 @@ from bot.i18n import N_
 from bot.messages import notice_content
 from bot.room_settings import resolve
 from bot.router import Command
-from bot.timers import TaskKind, TaskRun
-from storage.models import ScheduledTask
 from storage.privacy import PrivacyRepository
 from storage.rooms import RoomSettingsRepository
-from storage.state import ProcessedEventRepository
-from storage.tasks import TaskRepository
 
 if TYPE_CHECKING:  # avoids an import cycle with bot.app
     from bot.app import Feature, Services
@@ -48,12 +41,8 @@ if TYPE_CHECKING:  # avoids an import cycle with bot.app
 log = logging.getLogger(__name__)
 
 CONFIRM_WITHIN = timedelta(minutes=5)
-PROCESSED_EVENTS_KEPT = timedelta(days=30)
-RETENTION_KIND = "retention"
-RETENTION_AT = time(4, 0, tzinfo=UTC)
 SUMMARY_LIMIT = 30  # items listed per section in the summary; the file has everything
 SUMMARY_TEXT_LENGTH = 200
-_DIGEST_WEEK = re.compile(r"^(\d{4})-W(\d{2})")
 
 ERASED_TEXT = N_("(deleted at the author's request)")
 ANONYMOUS = N_("anonymous")
@@ -367,110 +356,8 @@ def commands(services: Services) -> list[Command]:
     ]
 
 
-# --- retention -----------------------------------------------------------------------------------
-
-
-def next_retention(after: datetime) -> datetime:
-    """The first 04:00 UTC strictly after ``after``."""
-    today = datetime.combine(after.astimezone(UTC).date(), RETENTION_AT)
-    return today if after < today else today + timedelta(days=1)
-
-
-def retention_key(due_at: datetime) -> str:
-    return f"retention:{due_at.date().isoformat()}"
-
-
-def digest_file_date(path: Path) -> datetime:
-    """When a digest file's content ends: its ISO week's end, else its modification time."""
-    match = _DIGEST_WEEK.match(path.name)
-    if match:
-        try:
-            monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-            return datetime.combine(monday + timedelta(days=7), time(0, 0, tzinfo=UTC))
-        except ValueError:
-            pass
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
-
-
-def delete_old_digest_files(folder: Path, cutoff: datetime) -> list[str]:
-    """Delete digest files whose content is older than ``cutoff``; names of those deleted."""
-    if not folder.is_dir():
-        return []
-    deleted = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and digest_file_date(path) <= cutoff:
-            path.unlink(missing_ok=True)
-            deleted.append(path.name)
-    return deleted
-
-
-class Retention:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def fire(self, run: TaskRun) -> None:
-        """Purge what is older than the retention period, then plan tomorrow's run."""
-        now = self.services.clock.now()
-        cutoff = now - timedelta(days=self.services.config.privacy.retention_days)
-        repository = PrivacyRepository(run.session)
-        report = repository.purge_older_than(cutoff)
-        report.forget_requests = repository.purge_forget_requests(now - CONFIRM_WITHIN)
-        report.processed_events = ProcessedEventRepository(run.session).delete_older_than(
-            now - PROCESSED_EVENTS_KEPT
-        )
-        report.files = delete_old_digest_files(self.services.config.data_path / "digests", cutoff)
-        log.info(
-            "retention: %d proposals, %d ballots, %d RSVPs, %d processed events, %d files purged",
-            report.proposals,
-            report.ballots,
-            report.rsvps,
-            report.processed_events,
-            len(report.files),
-        )
-        self.schedule(run.session, max(now, run.task.due_at))
-
-    def schedule(self, session: Session, after: datetime) -> None:
-        due_at = next_retention(after)
-        self.services.timers.add(
-            session, key=retention_key(due_at), kind=RETENTION_KIND, room_id="", due_at=due_at
-        )
-
-    def describe_missed(self, task: ScheduledTask, language: str) -> str:
-        # Never reported: prepare() moves an overdue run to the start instead.
-        return self.services.translations.for_language(language).render(
-            N_("A data-retention purge was skipped while the bot was away.")
-        )
-
-    def prepare(self) -> None:
-        """At start, before the timers are rebuilt: run an overdue purge now (not "missed")
-        and make sure the next daily run is planned."""
-        now = self.services.clock.now()
-        with self.services.database.session() as session:
-            for task in TaskRepository(session).list_pending():
-                if task.kind == RETENTION_KIND and task.due_at < now:
-                    task.due_at = now
-                    session.add(task)
-            self.schedule(session, now)
-
-
-def prepare_retention(services: Services) -> None:
-    """Called by the app once, just before the timers start."""
-    Retention(services).prepare()
-
-
 def feature(services: Services) -> Feature:
-    """Privacy: three commands and the daily retention task."""
+    """Privacy: three commands (the retention period is applied by handlers.retention)."""
     from bot.app import Feature
 
-    retention = Retention(services)
-    return Feature(
-        commands=commands(services),
-        task_kinds=[
-            TaskKind(
-                name=RETENTION_KIND,
-                fire=retention.fire,
-                describe_missed=retention.describe_missed,
-                grace=None,  # a purge is never skipped
-            )
-        ],
-    )
+    return Feature(commands=commands(services))

@@ -18,7 +18,7 @@ from bot.i18n import Translations
 from bot.messages import MessageRenderer
 from bot.outbox import Outbox
 from bot.timers import Timers
-from handlers import privacy
+from handlers import retention
 from storage.event_models import AgendaItem, EventRsvp
 from storage.models import OutboxMessage, ProcessedEvent, ScheduledTask
 from storage.poll_models import Poll, PollBallot
@@ -53,7 +53,7 @@ class Kit:
             translations,
             sender,  # type: ignore[arg-type]
         )
-        for kind in privacy.feature(self.services).task_kinds:
+        for kind in retention.feature(self.services).task_kinds:
             self.timers.register(kind)
 
     def rows(self, model: Any) -> list[Any]:
@@ -119,10 +119,10 @@ def seed(kit: Kit, at: datetime, tag: str) -> None:
 
 
 def test_privacy_next_retention_is_the_next_4am_utc():
-    assert privacy.next_retention(datetime(2026, 6, 15, 3, 59, tzinfo=UTC)) == datetime(
+    assert retention.next_retention(datetime(2026, 6, 15, 3, 59, tzinfo=UTC)) == datetime(
         2026, 6, 15, 4, 0, tzinfo=UTC
     )
-    assert privacy.next_retention(datetime(2026, 6, 15, 4, 0, tzinfo=UTC)) == datetime(
+    assert retention.next_retention(datetime(2026, 6, 15, 4, 0, tzinfo=UTC)) == datetime(
         2026, 6, 16, 4, 0, tzinfo=UTC
     )
 
@@ -138,7 +138,7 @@ async def test_privacy_retention_purges_what_is_older_than_the_period_and_plans_
     with kit.database.session() as session:
         session.add(PrivacyForgetRequest(user_id=ALICE, room_id=ROOM, requested_at=now))
 
-    privacy.prepare_retention(kit.services)
+    retention.prepare_retention(kit.services)
     tomorrow_4am = datetime(2026, 6, 16, 4, 0, tzinfo=UTC)
     assert kit.tasks() == [("retention:2026-06-16", "pending", tomorrow_4am)]
     assert await kit.timers.fire_due() == 0  # nothing before 04:00
@@ -177,7 +177,7 @@ async def test_privacy_retention_scrubs_old_copies_of_sent_messages(kit):
                     sent_at=sent_at,
                 )
             )
-    privacy.prepare_retention(kit.services)
+    retention.prepare_retention(kit.services)
     kit.clock.advance(timedelta(days=1))
     await kit.timers.fire_due()
     contents = {m.key: m.content for m in kit.rows(OutboxMessage)}
@@ -185,9 +185,9 @@ async def test_privacy_retention_scrubs_old_copies_of_sent_messages(kit):
 
 
 async def test_privacy_retention_missed_while_down_runs_at_start_instead_of_being_missed(kit):
-    privacy.prepare_retention(kit.services)  # plans 16 June 04:00
+    retention.prepare_retention(kit.services)  # plans 16 June 04:00
     kit.clock.advance(timedelta(days=2))  # the bot was down over two 04:00s
-    privacy.prepare_retention(kit.services)
+    retention.prepare_retention(kit.services)
     kit.timers.rebuild()  # what start does: overdue tasks over an hour late become "missed"
     assert [status for _, status, _ in kit.tasks()] == ["pending", "pending"]
     assert await kit.timers.fire_due() == 1
