@@ -24,9 +24,9 @@ from common import (
     EchoBotProcess,
     Person,
     append_report,
+    concerto_reply,
     register,
     replies_to,
-    reply_to,
     room_with,
     table,
     workspace,
@@ -94,17 +94,6 @@ async def burst(people: list[Person], room_id: str, body: str, bot_id: str) -> d
     }
 
 
-async def concerto_reply(person: Person, room_id: str, bot_id: str) -> dict:
-    """The content Concerto sends for the burst's command, for the same-reply echo bot."""
-    asked = await person.send_text(room_id, "!aide aide 0")
-    reply = await person.wait_for(room_id, reply_to(bot_id, asked), timeout=60)
-    return {
-        key: value
-        for key, value in reply["content"].items()
-        if key not in ("m.relates_to", "org.concerto.txn")
-    }
-
-
 async def main() -> None:
     started = time.monotonic()
     async with workspace("burst") as (folder, server):
@@ -124,7 +113,7 @@ async def main() -> None:
                 server,
                 await register(server, "echo-sized"),
                 folder / "echo-sized",
-                reply=await concerto_reply(owner, concerto_room, concerto.user_id),
+                reply=await concerto_reply(owner, concerto_room, concerto.user_id, "!aide aide 0"),
             )
             sized.start()
             sized_room = await room_with(owner, sized.user_id, "echo-sized", *members)

@@ -50,6 +50,7 @@ __all__ = [
     "Person",
     "RegisteredUser",
     "append_report",
+    "concerto_reply",
     "joined",
     "machine_description",
     "percentile",
@@ -430,6 +431,18 @@ class EchoBotProcess(_Process):
         if self.reply is not None:
             env["ECHO_BOT_REPLY"] = json.dumps(self.reply)
         return env
+
+
+async def concerto_reply(person: Person, room_id: str, bot_id: str, command: str) -> dict[str, Any]:
+    """What Concerto sends for ``command`` (relation and marker aside), so an echo bot can send
+    exactly the same and the homeserver's cost of the message is the same for both."""
+    asked = await person.send_text(room_id, command)
+    reply = await person.wait_for(room_id, reply_to(bot_id, asked), timeout=60)
+    return {
+        key: value
+        for key, value in reply["content"].items()
+        if key not in ("m.relates_to", "org.concerto.txn")
+    }
 
 
 async def room_with(owner: Person, bot_id: str, name: str, *members: Person) -> str:

@@ -130,32 +130,37 @@ class Outbox:
         if self._not_before is not None and now < self._not_before:
             return self._not_before  # the homeserver asked the whole account to wait
         with self.database.session() as session:
-            pending = OutboxRepository(session).list_pending_heads(limit=PENDING_WINDOW)
-        blocked: set[tuple[str, str]] = set(self._busy_groups)
-        next_due: datetime | None = None
-        for message in pending:
-            group = (message.room_id, order_group(message.key))
-            if message.id in self._in_flight or group in blocked:
+            repository = OutboxRepository(session)
+            heads = repository.list_pending_heads(limit=PENDING_WINDOW)
+            blocked: set[tuple[str, str]] = set(self._busy_groups)
+            next_due: datetime | None = None
+            starting: dict[int, tuple[str, str]] = {}
+            for head in heads:
+                group = (head.room_id, order_group(head.key))
+                if head.id in self._in_flight or group in blocked:
+                    blocked.add(group)
+                    continue
                 blocked.add(group)
-                continue
-            blocked.add(group)
-            if message.next_attempt_at > now:
-                next_due = min(next_due or message.next_attempt_at, message.next_attempt_at)
-                continue
-            if len(self._in_flight) >= MAX_IN_FLIGHT:
-                break
+                if head.next_attempt_at > now:
+                    next_due = min(next_due or head.next_attempt_at, head.next_attempt_at)
+                    continue
+                if len(self._in_flight) + len(starting) >= MAX_IN_FLIGHT:
+                    break
+                starting[head.id] = group
+            messages = repository.get_many(list(starting)) if starting else []
+        for message in messages:
+            assert message.id is not None
+            group = starting[message.id]
             self._busy_groups.add(group)
-            self._in_flight[message.id] = asyncio.ensure_future(self._deliver(message.id, group))
+            self._in_flight[message.id] = asyncio.ensure_future(self._deliver(message, group))
         return next_due
 
-    async def _deliver(self, message_id: int, group: tuple[str, str]) -> None:
+    async def _deliver(self, message: OutboxMessage, group: tuple[str, str]) -> None:
         try:
-            with self.database.session() as session:
-                message = OutboxRepository(session).get(message_id)
-            if message is not None and message.status == "pending":
-                await self._send_one(message)
+            await self._send_one(message)
         finally:
-            self._in_flight.pop(message_id, None)
+            assert message.id is not None
+            self._in_flight.pop(message.id, None)
             self._busy_groups.discard(group)
             self.wake()
 

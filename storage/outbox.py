@@ -32,8 +32,14 @@ class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def get(self, message_id: int) -> OutboxMessage | None:
-        return self.session.get(OutboxMessage, message_id)
+    def get_many(self, message_ids: list[int]) -> list[OutboxMessage]:
+        """These messages, oldest first."""
+        statement = (
+            select(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(message_ids))
+            .order_by(col(OutboxMessage.id))
+        )
+        return list(self.session.exec(statement))
 
     def get_by_key(self, key: str) -> OutboxMessage | None:
         return self.session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
