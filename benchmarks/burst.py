@@ -24,10 +24,10 @@ from common import (
     EchoBotProcess,
     Person,
     append_report,
-    concerto_reply,
     register,
     replies_to,
     room_with,
+    same_reply_echo_bot,
     table,
     workspace,
 )
@@ -109,14 +109,9 @@ async def main() -> None:
             owner, *members = people
             echo_room = await room_with(owner, echo.user_id, "echo", *members)
             concerto_room = await room_with(owner, concerto.user_id, "concerto", *members)
-            sized = EchoBotProcess(
-                server,
-                await register(server, "echo-sized"),
-                folder / "echo-sized",
-                reply=await concerto_reply(owner, concerto_room, concerto.user_id, "!aide aide 0"),
+            sized, sized_room = await same_reply_echo_bot(
+                server, folder, owner, concerto_room, concerto.user_id, "!aide aide 0", *members
             )
-            sized.start()
-            sized_room = await room_with(owner, sized.user_id, "echo-sized", *members)
             echo_round = ("echo bot", echo_room, "!ping", echo.user_id)
             concerto_round = ("Concerto", concerto_room, "!aide aide", concerto.user_id)
             sized_round = (SIZED, sized_room, "!ping", sized.user_id)

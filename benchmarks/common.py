@@ -58,6 +58,7 @@ __all__ = [
     "replies_to",
     "reply_to",
     "room_with",
+    "same_reply_echo_bot",
     "summary",
     "table",
     "workspace",
@@ -431,6 +432,27 @@ class EchoBotProcess(_Process):
         if self.reply is not None:
             env["ECHO_BOT_REPLY"] = json.dumps(self.reply)
         return env
+
+
+async def same_reply_echo_bot(
+    server: LocalHomeserver,
+    folder: Path,
+    owner: Person,
+    concerto_room: str,
+    concerto_id: str,
+    command: str,
+    *members: Person,
+) -> tuple[EchoBotProcess, str]:
+    """An echo bot answering with exactly what Concerto sends for ``command``, started, and
+    its own room with ``members``."""
+    bot = EchoBotProcess(
+        server,
+        await register(server, "echo-sized"),
+        folder / "echo-sized",
+        reply=await concerto_reply(owner, concerto_room, concerto_id, command),
+    )
+    bot.start()
+    return bot, await room_with(owner, bot.user_id, "echo-sized", *members)
 
 
 async def concerto_reply(person: Person, room_id: str, bot_id: str, command: str) -> dict[str, Any]:

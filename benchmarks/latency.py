@@ -27,10 +27,10 @@ from common import (
     EchoBotProcess,
     Person,
     append_report,
-    concerto_reply,
     register,
     reply_to,
     room_with,
+    same_reply_echo_bot,
     summary,
     table,
     workspace,
@@ -72,14 +72,9 @@ async def main() -> None:
             floor_room = await alice.create_room("floor")
             echo_room = await room_with(alice, echo.user_id, "echo")
             concerto_room = await room_with(alice, concerto.user_id, "concerto")
-            sized = EchoBotProcess(
-                server,
-                await register(server, "echo-sized"),
-                folder / "echo-sized",
-                reply=await concerto_reply(alice, concerto_room, concerto.user_id, "!aide aide"),
+            sized, sized_room = await same_reply_echo_bot(
+                server, folder, alice, concerto_room, concerto.user_id, "!aide aide"
             )
-            sized.start()
-            sized_room = await room_with(alice, sized.user_id, "echo-sized")
             cases = {
                 "floor": (floor_room, "floor", None),
                 "echo": (echo_room, "!ping", echo.user_id),

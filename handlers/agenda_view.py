@@ -27,6 +27,18 @@ if TYPE_CHECKING:  # avoids an import cycle with bot.app
 log = logging.getLogger(__name__)
 
 
+def item_fields(item: AgendaItem, *, tz: ZoneInfo, language: str) -> dict[str, Any]:
+    """What every message about an item shows: its kind, ID, title, date in words, place, link."""
+    return {
+        "kind": item.kind,
+        "label": label(item),
+        "title": item.title,
+        "when": format_when(item.starts_at, tz=tz, language=language),
+        "place": item.place or "",
+        "link": item.link or "",
+    }
+
+
 class AgendaView:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -62,12 +74,7 @@ class AgendaView:
             counts = repository.rsvp_counts(item.id) if item.id is not None else {}
             entries.append(
                 {
-                    "kind": item.kind,
-                    "label": label(item),
-                    "title": item.title,
-                    "when": format_when(item.starts_at, tz=tz, language=language),
-                    "place": item.place or "",
-                    "link": item.link or "",
+                    **item_fields(item, tz=tz, language=language),
                     "countdown": format_duration(item.starts_at - now, language=language),
                     "started": item.starts_at <= now,
                     "going": counts.get("going", 0),

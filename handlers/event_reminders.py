@@ -20,7 +20,7 @@ from bot.dates import format_duration, format_offset, format_when
 from bot.messages import ping_content
 from bot.room_settings import RoomView, resolve
 from bot.timers import TaskRun
-from handlers.event_args import label
+from handlers.agenda_view import item_fields
 from storage.event_models import AgendaItem
 from storage.events import EVENT, AgendaRepository
 from storage.models import ScheduledTask
@@ -111,12 +111,7 @@ def reminders_content(
         remaining = timedelta(minutes=round((item.starts_at - now).total_seconds() / 60))
         entries.append(
             {
-                "kind": item.kind,
-                "label": label(item),
-                "title": item.title,
-                "when": format_when(item.starts_at, tz=tz, language=language),
-                "place": item.place or "",
-                "link": item.link or "",
+                **item_fields(item, tz=tz, language=language),
                 "countdown": format_duration(remaining, language=language),
                 "started": remaining <= timedelta(0),
                 "people": reminder.people,

@@ -143,6 +143,22 @@ def text(
     return match
 
 
+def reply_to(sender: str, event_id: str, *, msgtype: str | None = None) -> Predicate:
+    """Rich replies (``m.in_reply_to``) from ``sender`` to ``event_id``, optionally of one
+    msgtype (the bot answers commands with ``m.notice``)."""
+
+    def match(event: Event) -> bool:
+        reply = _relation(event).get("m.in_reply_to")
+        return (
+            event.get("sender") == sender
+            and isinstance(reply, dict)
+            and reply.get("event_id") == event_id
+            and (msgtype is None or _content(event).get("msgtype") == msgtype)
+        )
+
+    return match
+
+
 def reaction_to(event_id: str, key: str | None = None, *, sender: str | None = None) -> Predicate:
     """``m.reaction`` annotations of ``event_id`` (optionally with ``key`` and ``sender``)."""
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from encrypted_people import EncryptedPerson, MakeEncrypted, raw_messages
-from matrix_people import joined, of_type, reaction_to, text
+from matrix_people import joined, of_type, reaction_to, reply_to, text
 from nio import Api, RoomSendResponse
 
 POLL_START = "org.matrix.msc3381.poll.start"
@@ -27,19 +27,6 @@ WAIT = 60  # seconds; the machine may be busy, every wait ends as soon as the ev
 
 def notice(bot_id: str, contains: str = ""):
     return text(sender=bot_id, contains=contains, msgtype="m.notice")
-
-
-def reply_to(bot_id: str, event_id: str):
-    def match(event: dict[str, Any]) -> bool:
-        content = event.get("content") or {}
-        relation = content.get("m.relates_to") or {}
-        return (
-            event.get("sender") == bot_id
-            and content.get("msgtype") == "m.notice"
-            and (relation.get("m.in_reply_to") or {}).get("event_id") == event_id
-        )
-
-    return match
 
 
 async def encrypted_room_with_two_members(
@@ -190,7 +177,9 @@ async def test_reactions_in_an_encrypted_room_count_as_rsvps_and_supports(
         alice, room_id, "m.reaction", annotation(announcement["event_id"], "🤔")
     )
     asked = await bob.send_text(room_id, "!agenda")
-    agenda = await bob.wait_for(room_id, reply_to(bot.user_id, asked), timeout=WAIT)
+    agenda = await bob.wait_for(
+        room_id, reply_to(bot.user_id, asked, msgtype="m.notice"), timeout=WAIT
+    )
     assert "E1 — Atelier tiers-lieux — mardi 11 mai 2027 à 09:30" in agenda["content"]["body"]
     assert "✅ 1 · 🤔 1 · ❌ 0" in agenda["content"]["body"]
 
@@ -198,12 +187,16 @@ async def test_reactions_in_an_encrypted_room_count_as_rsvps_and_supports(
     acknowledged = await bob.wait_for(
         room_id, reaction_to(proposed, "📝", sender=bot.user_id), timeout=WAIT
     )
-    recorded = await bob.wait_for(room_id, reply_to(bot.user_id, proposed), timeout=WAIT)
+    recorded = await bob.wait_for(
+        room_id, reply_to(bot.user_id, proposed, msgtype="m.notice"), timeout=WAIT
+    )
     assert recorded["content"]["body"].startswith("Proposition P1")
     supported = await alice.react(room_id, proposed, "👍")
     await bob.react(room_id, proposed, "👍")  # the author's own support is not counted
     asked = await alice.send_text(room_id, "!propositions #tierslieux")
-    listing = await alice.wait_for(room_id, reply_to(bot.user_id, asked), timeout=WAIT)
+    listing = await alice.wait_for(
+        room_id, reply_to(bot.user_id, asked, msgtype="m.notice"), timeout=WAIT
+    )
     assert "Un tiers-lieu à Blois" in listing["content"]["body"]
     assert "👍 1 ·" in listing["content"]["body"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from concerto_bot import BotProcess
 from conftest import joined
-from matrix_people import MARKER_EVENT_TYPE, Person, of_type, reaction_to, text
+from matrix_people import MARKER_EVENT_TYPE, Person, of_type, reaction_to, reply_to, text
 
 from bot.local_homeserver import LocalHomeserver
 
@@ -46,17 +46,6 @@ def stored(bot: BotProcess, query: str) -> list[tuple[Any, ...]]:
     path = bot.directory / "data" / "concerto.db"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
         return connection.execute(query).fetchall()
-
-
-def reply_to(bot_id: str, event_id: str) -> Callable[[Event], bool]:
-    def match(event: Event) -> bool:
-        relation = (event.get("content") or {}).get("m.relates_to") or {}
-        return (
-            event.get("sender") == bot_id
-            and (relation.get("m.in_reply_to") or {}).get("event_id") == event_id
-        )
-
-    return match
 
 
 async def settle(bot: BotProcess, person: Person, room_id: str) -> list[Event]:

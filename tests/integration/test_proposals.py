@@ -7,23 +7,10 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from matrix_people import reaction_to
+from matrix_people import reaction_to, reply_to
 
 ACK = "📝"
 TOO_LONG = "Une très longue proposition " + "x" * 2100 + " #proposition"
-
-
-def reply_to(bot_id: str, event_id: str):
-    def match(event: dict) -> bool:
-        content = event.get("content") or {}
-        relation = content.get("m.relates_to") or {}
-        return (
-            event.get("sender") == bot_id
-            and content.get("msgtype") == "m.notice"
-            and (relation.get("m.in_reply_to") or {}).get("event_id") == event_id
-        )
-
-    return match
 
 
 def stored_proposals(bot_directory: Path) -> list[tuple[str, str]]:
@@ -36,7 +23,7 @@ def stored_proposals(bot_directory: Path) -> list[tuple[str, str]]:
 async def ask(person, bot, room_id: str, body: str) -> dict:
     """Send a command and return the bot's notice answering it."""
     asked = await person.send_text(room_id, body)
-    return await person.wait_for(room_id, reply_to(bot.user_id, asked))
+    return await person.wait_for(room_id, reply_to(bot.user_id, asked, msgtype="m.notice"))
 
 
 async def test_proposals_capture_by_command_and_hashtag_then_list_by_folded_tag(
@@ -49,7 +36,7 @@ async def test_proposals_capture_by_command_and_hashtag_then_list_by_folded_tag(
 
     asked = await organiser.send_text(room_id, "!proposition Fibre dans chaque canton #numérique")
     await organiser.wait_for(room_id, reaction_to(asked, ACK, sender=bot.user_id))
-    notice = await organiser.wait_for(room_id, reply_to(bot.user_id, asked))
+    notice = await organiser.wait_for(room_id, reply_to(bot.user_id, asked, msgtype="m.notice"))
     assert notice["content"]["body"].startswith("Proposition P")
     assert notice["content"]["body"].endswith("enregistrée (#numérique).")
 
@@ -62,7 +49,9 @@ async def test_proposals_capture_by_command_and_hashtag_then_list_by_folded_tag(
     await member.wait_for(room_id, reaction_to(said, ACK, sender=bot.user_id))
     other = await member.send_text(room_id, "Plus de vélos #proposal #mobilité")
     await member.wait_for(room_id, reaction_to(other, ACK, sender=bot.user_id))
-    await member.assert_no_event(room_id, reply_to(bot.user_id, said), after=said)
+    await member.assert_no_event(
+        room_id, reply_to(bot.user_id, said, msgtype="m.notice"), after=said
+    )
 
     listing = await ask(member, bot, room_id, "!propositions #Numerique")
     body, html = listing["content"]["body"], listing["content"]["formatted_body"]

@@ -7,20 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from concerto_bot import BotProcess
-from matrix_people import Person, joined
+from matrix_people import Person, joined, reply_to
 
 from bot.local_homeserver import LocalHomeserver
-
-
-def reply_to(bot_id: str, event_id: str):
-    def match(event: dict) -> bool:
-        relation = (event.get("content") or {}).get("m.relates_to") or {}
-        return (
-            event.get("sender") == bot_id
-            and (relation.get("m.in_reply_to") or {}).get("event_id") == event_id
-        )
-
-    return match
 
 
 async def test_homeserver_restart_is_survived_and_caught_up(bot_room, homeserver: LocalHomeserver):

@@ -9,21 +9,9 @@ import time
 import urllib.request
 
 import nio
-from matrix_people import MatrixCallError, joined
+from matrix_people import MatrixCallError, joined, reply_to
 
 from bot.local_homeserver import LocalHomeserver
-
-
-def reply_to(bot_id: str, event_id: str):
-    def match(event: dict) -> bool:
-        content = event.get("content") or {}
-        relation = content.get("m.relates_to") or {}
-        return (
-            event.get("sender") == bot_id
-            and (relation.get("m.in_reply_to") or {}).get("event_id") == event_id
-        )
-
-    return match
 
 
 def left(user_id: str):

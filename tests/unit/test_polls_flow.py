@@ -302,8 +302,9 @@ async def test_polls_timer_late_says_so(harness):
     assert "Aucun vote." in results.content["body"]
 
 
-async def test_polls_client_poll_recognised_tallied_and_ended_by_author(harness):
-    start = {
+def client_poll_start() -> dict[str, Any]:
+    """A poll Bob starts from his own client (Element), without the bot."""
+    return {
         "type": "org.matrix.msc3381.poll.start",
         "event_id": "$client",
         "sender": "@bob:x",
@@ -320,6 +321,10 @@ async def test_polls_client_poll_recognised_tallied_and_ended_by_author(harness)
             }
         },
     }
+
+
+async def test_polls_client_poll_recognised_tallied_and_ended_by_author(harness):
+    start = client_poll_start()
     await harness.run("@bob:x", lambda ctx: harness.feature.hooks.polls[0](ctx, start))
     poll = harness.poll()
     assert (poll.origin, poll.author, poll.start_event_id) == ("client", "@bob:x", "$client")
@@ -355,23 +360,7 @@ async def test_polls_clore_ends_a_client_poll_for_everyone_only_if_the_bot_may_r
     harness, bot_may_redact
 ):
     harness.bot_may_redact = bot_may_redact
-    start = {
-        "type": "org.matrix.msc3381.poll.start",
-        "event_id": "$client",
-        "sender": "@bob:x",
-        "origin_server_ts": to_millis(at(0)),
-        "content": {
-            "org.matrix.msc3381.poll.start": {
-                "kind": "org.matrix.msc3381.poll.disclosed",
-                "max_selections": 1,
-                "question": {"org.matrix.msc1767.text": "Café ou thé ?"},
-                "answers": [
-                    {"id": "cafe", "org.matrix.msc1767.text": "Café"},
-                    {"id": "the", "org.matrix.msc1767.text": "Thé"},
-                ],
-            }
-        },
-    }
+    start = client_poll_start()
     await harness.run("@bob:x", lambda ctx: harness.feature.hooks.polls[0](ctx, start))
     await harness.response("@carol:x", "$client", ["the"], at(1))
     await harness.command_(ORGANISER, "clore", "S1")
