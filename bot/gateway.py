@@ -21,6 +21,8 @@ import nio
 from nio import Api
 from nio.crypto import ENCRYPTION_ENABLED
 
+from bot.crypto_store import CryptoStore
+
 log = logging.getLogger(__name__)
 
 CREDENTIALS_FILE = "credentials.json"
@@ -105,6 +107,7 @@ class MatrixGateway:
             store_sync_tokens=False,
             encryption_enabled=encryption,
             pickle_key=pickle_key or "DEFAULT_KEY",
+            store=CryptoStore,
         )
         self.client = nio.AsyncClient(
             homeserver,

@@ -137,11 +137,17 @@ class Intake:
 
     async def handle_room_events(self, room_id: str, events: list[dict[str, Any]]) -> None:
         """Handle a room's new events in order, skipping those already processed."""
-        incoming = [item for item in (read_incoming(room_id, raw) for raw in events) if item]
+        incoming = [
+            item
+            for item in (read_incoming(room_id, raw) for raw in events)
+            if item is not None and item.sender != self.bot_user_id
+        ]
+        if not incoming:  # often only the bot's own replies coming back: nothing to look up
+            return
         with self.database.session() as session:
             seen = ProcessedEventRepository(session).seen([item.event_id for item in incoming])
         for item in incoming:
-            if item.event_id in seen or item.sender == self.bot_user_id:
+            if item.event_id in seen:
                 continue
             seen.add(item.event_id)
             await self.handle(item)

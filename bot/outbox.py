@@ -106,8 +106,11 @@ class Outbox:
                 timeout = max(0.0, (next_due - self.clock.now()).total_seconds())
             elif not self._in_flight:
                 self._idle.set()
+            # asyncio.timeout rather than wait_for: no extra task, so a reply queued by the
+            # intake starts sending one loop turn after its transaction commits.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     async def send_due(self) -> bool:
         """Send everything due now and wait for it (tests and benchmarks drive it this way)."""

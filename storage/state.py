@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from storage.models import KeyValue, ProcessedEvent
@@ -19,11 +19,12 @@ class StateRepository:
         return row.value if row else None
 
     def set(self, key: str, value: str) -> None:
-        row = self.session.get(KeyValue, key)
-        if row is None:
+        # One UPDATE, no load: the sync token is saved after every sync.
+        result = self.session.execute(
+            update(KeyValue).where(col(KeyValue.key) == key).values(value=value)
+        )
+        if not getattr(result, "rowcount", 0):
             self.session.add(KeyValue(key=key, value=value))
-        else:
-            row.value = value
 
 
 class ProcessedEventRepository:
