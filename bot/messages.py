@@ -6,6 +6,7 @@ ping anyone (``@room`` included) unless the bot means to.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ from bot.i18n import Message, Translations
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 MAX_EVENT_BYTES = 60_000  # below the 64 KiB event limit, leaving room for the envelope
+
+
+def content_bytes(content: dict[str, Any]) -> int:
+    """Size of an event content as sent (what MAX_EVENT_BYTES applies to)."""
+    return len(json.dumps(content, ensure_ascii=False).encode())
 
 
 @dataclass(frozen=True)

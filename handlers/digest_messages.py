@@ -7,18 +7,23 @@ and ``digest_shared`` templates.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.messages import MAX_EVENT_BYTES, MessageRenderer, Rendered, notice_content
+from bot.messages import (
+    MAX_EVENT_BYTES,
+    MessageRenderer,
+    Rendered,
+    content_bytes,
+    notice_content,
+)
 from handlers.digest_build import ROOM_LIMIT_PER_TAG
 from handlers.digest_model import Block, PendingRoom, RoomDigest, split
 
 
 def content_size(rendered: Rendered) -> int:
     """Bytes of the event content a rendered message becomes (what the limit applies to)."""
-    return len(json.dumps(notice_content(rendered), ensure_ascii=False).encode())
+    return content_bytes(notice_content(rendered))
 
 
 @dataclass

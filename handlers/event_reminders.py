@@ -2,7 +2,8 @@
 
 Each reminder is a timer task (`reminder:E7:1d`). When several fall due at the same moment in
 one room (two deadlines on the same evening, or a backlog after downtime), they go out as one
-m.text listing them, at most ``MAX_PER_MESSAGE`` per message: a room should not receive a burst
+m.text listing them (a message lists at most ``MAX_PER_MESSAGE``, pings at most
+``MAX_MENTIONS`` people and stays under the event size limit): a room should not receive a burst
 of pings, and the homeserver persists one message far faster than a hundred. A reminder alone
 replies to its announcement. Mentions are the ✅ people of the events listed (deadlines ping
 nobody). The outbox key is `task:<key of the first reminder of the message>`, so a message is
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.dates import format_duration, format_offset, format_when
-from bot.messages import ping_content
+from bot.messages import MAX_EVENT_BYTES, content_bytes, ping_content
 from bot.room_settings import RoomView, resolve
 from bot.timers import TaskRun
 from handlers.agenda_view import item_fields
@@ -71,14 +72,34 @@ class Reminders:
             room_id, RoomSettingsRepository(session).get(room_id), self.services.config.bot
         )
         now = self.services.clock.now()
-        for start in range(0, len(due), MAX_PER_MESSAGE):
-            batch = due[start : start + MAX_PER_MESSAGE]
+        for batch, content in self._messages(due, room, now):
             self.services.outbox.enqueue(
-                session,
-                key=f"task:{batch[0].task.key}",
-                room_id=room_id,
-                content=reminders_content(self.services, batch, room, now=now),
+                session, key=f"task:{batch[0].task.key}", room_id=room_id, content=content
             )
+
+    def _messages(
+        self, due: list[Due], room: RoomView, now: datetime
+    ) -> list[tuple[list[Due], dict[str, Any]]]:
+        """The reminders gathered into messages, in order: a message lists at most
+        ``MAX_PER_MESSAGE`` of them, pings at most ``MAX_MENTIONS`` people (so everyone coming
+        to each event listed is pinged) and stays under the event size limit."""
+        messages: list[tuple[list[Due], dict[str, Any]]] = []
+        for reminder in due:
+            if messages:
+                batch, _ = messages[-1]
+                together = [*batch, reminder]
+                content = reminders_content(self.services, together, room, now=now)
+                if (
+                    len(together) <= MAX_PER_MESSAGE
+                    and len(_mentioned(together)) <= MAX_MENTIONS
+                    and content_bytes(content) <= MAX_EVENT_BYTES
+                ):
+                    messages[-1] = (together, content)
+                    continue
+            messages.append(
+                ([reminder], reminders_content(self.services, [reminder], room, now=now))
+            )
+        return messages
 
     def describe_missed(self, task: ScheduledTask, language: str) -> str:
         payload = task.payload
@@ -125,10 +146,12 @@ def reminders_content(
         reminders=entries,
         late=format_duration(max(lateness), language=language) if lateness else "",
     )
-    mentioned = list(
-        dict.fromkeys(person["user_id"] for reminder in due for person in reminder.people)
-    )
-    content = ping_content(rendered, user_ids=mentioned[:MAX_MENTIONS])
+    content = ping_content(rendered, user_ids=_mentioned(due)[:MAX_MENTIONS])
     if len(due) == 1 and due[0].item.announcement_event_id:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": due[0].item.announcement_event_id}}
     return content
+
+
+def _mentioned(due: list[Due]) -> list[str]:
+    """Everyone the reminders ping, once each, in order."""
+    return list(dict.fromkeys(person["user_id"] for reminder in due for person in reminder.people))

@@ -12,6 +12,7 @@ from harness import ROOM, Harness
 from icalendar import Calendar
 from sqlmodel import select
 
+from bot.messages import MAX_EVENT_BYTES, content_bytes
 from storage.event_models import AgendaItem, EventRsvp
 from storage.models import ScheduledTask
 
@@ -303,4 +304,36 @@ async def test_events_many_reminders_due_together_are_split_in_readable_messages
     reminders = [s["content"] for s in harness.sender.sent if s["content"]["msgtype"] == "m.text"]
     assert [r["body"].split("\n")[0] for r in reminders] == ["20 rappels :", "5 rappels :"]
     listed = [f"(D{n})" for n in range(1, 26)]
+    assert all(sum(label in r["body"] for r in reminders) == 1 for label in listed)
+
+
+async def test_events_reminders_together_ping_everyone_coming_and_stay_under_the_size_limit(
+    harness, clock
+):
+    first = await announce(harness, "!événement Atelier ; demain 18h ; rappels: 1h")
+    second = await announce(harness, "!événement Plénière ; demain 18h ; rappels: 1h")
+    first_people = [f"@a{n}:test" for n in range(30)]
+    second_people = [f"@b{n}:test" for n in range(30)]
+    for person in first_people:
+        await react(harness, person, first["event_id"], "✅")
+    for person in second_people:
+        await react(harness, person, second["event_id"], "✅")
+    long = "x" * 180
+    for number in range(18):
+        await announce(
+            harness,
+            f"!échéance {long}{number} ; demain 18h ; lien: https://exemple.fr/{long} ; "
+            "rappels: 1h",
+        )
+    clock.set(datetime(2026, 6, 16, 15, 0, tzinfo=UTC))
+    assert await harness.timers.fire_due() == 20
+    await harness.outbox.send_due()
+    reminders = [s["content"] for s in harness.sender.sent if s["content"]["msgtype"] == "m.text"]
+    # 60 people cannot be pinged by one message (50 at most): the second event goes on.
+    assert len(reminders) >= 2
+    pinged = [user for r in reminders for user in r["m.mentions"].get("user_ids", [])]
+    assert sorted(pinged) == sorted(first_people + second_people)
+    assert all(len(r["m.mentions"].get("user_ids", [])) <= 50 for r in reminders)
+    assert all(content_bytes(r) <= MAX_EVENT_BYTES for r in reminders)
+    listed = [f"(D{n})" for n in range(3, 21)] + ["(E1)", "(E2)"]
     assert all(sum(label in r["body"] for r in reminders) == 1 for label in listed)
