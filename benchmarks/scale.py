@@ -49,8 +49,9 @@ from common import (
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse, SyncResponse
 from year_of_history import seed_year
 
+from handlers.retention import PURGE_STEP
 from storage.db import Database
-from storage.privacy import PrivacyRepository
+from storage.privacy import PrivacyRepository, PurgeReport
 from storage.state import ProcessedEventRepository
 
 ROOMS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
@@ -112,20 +113,30 @@ def timed_erasure_scrub(bot: BotProcess) -> str:
 
 
 def timed_purge(bot: BotProcess, retention_days: int) -> str:
-    """Run the daily purge's queries on the bot's database (bot stopped); what it took."""
+    """The daily purge's steps, run on the bot's database (bot stopped): total time, and the
+    longest step (how long the bot would not answer)."""
     database = Database.from_url(f"sqlite:///{bot.database_path}")
     now = dt.datetime.now(dt.UTC)
+    cutoff = now - dt.timedelta(days=retention_days)
+    report = PurgeReport()
+    steps: list[float] = []
+    while True:
+        started = time.perf_counter()
+        with database.session() as session:
+            step = PrivacyRepository(session).purge_step(cutoff, PURGE_STEP)
+        steps.append(time.perf_counter() - started)
+        report.add(step)
+        if not step.rows:
+            break
     started = time.perf_counter()
     with database.session() as session:
-        report = PrivacyRepository(session).purge_older_than(
-            now - dt.timedelta(days=retention_days)
-        )
         processed = ProcessedEventRepository(session).delete_older_than(now - dt.timedelta(days=30))
-    elapsed = time.perf_counter() - started
+    steps.append(time.perf_counter() - started)
     database.close()
     return (
-        f"{elapsed:.2f} s ({report.proposals:,} proposals, {report.ballots:,} ballots, "
-        f"{report.sent_messages:,} sent messages scrubbed, {processed:,} handled events)"
+        f"{sum(steps):.2f} s in {len(steps)} steps, longest {max(steps) * 1000:.0f} ms "
+        f"({report.proposals:,} proposals, {report.ballots:,} ballots, "
+        f"{report.sent_messages:,} sent messages emptied, {processed:,} handled events)"
     )
 
 

@@ -60,6 +60,17 @@ class PurgeReport:
     sent_messages: int = 0
     files: list[str] = field(default_factory=list)
 
+    @property
+    def rows(self) -> int:
+        """Rows deleted or emptied by the purge itself (files and bookkeeping aside)."""
+        return self.proposals + self.ballots + self.rsvps + self.sent_messages
+
+    def add(self, other: PurgeReport) -> None:
+        self.proposals += other.proposals
+        self.ballots += other.ballots
+        self.rsvps += other.rsvps
+        self.sent_messages += other.sent_messages
+
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
@@ -350,36 +361,58 @@ class PrivacyRepository:
 
     # --- retention -------------------------------------------------------------------------
 
-    def purge_older_than(self, cutoff: datetime) -> PurgeReport:
-        """Delete proposals, ballots and RSVPs created before ``cutoff`` (retention).
-
-        Set-based statements: shortening the retention of a year-old deployment deletes
-        hundreds of thousands of rows at once.
-        """
+    def purge_step(self, cutoff: datetime, limit: int) -> PurgeReport:
+        """Delete up to ``limit`` of each kind of row created before ``cutoff`` (retention):
+        proposals (with their tags and supports), ballots, RSVPs, and the stored copies of
+        sent messages. Call again, each time in its own transaction, until it returns an empty
+        report: shortening the retention of a year-old deployment means a million rows, and
+        the bot keeps answering between steps."""
         report = PurgeReport()
-        old = select(Proposal.id).where(col(Proposal.created_at) < cutoff)
-        for table in (ProposalTag, ProposalReaction):
-            self._delete(delete(table).where(col(table.proposal_id).in_(old)))
-        self._delete(
-            delete(PrivacyErasedProposal).where(col(PrivacyErasedProposal.proposal_id).in_(old))
+        old = list(
+            self.session.exec(
+                select(Proposal.id).where(col(Proposal.created_at) < cutoff).limit(limit)
+            )
         )
-        report.proposals = self._delete(delete(Proposal).where(col(Proposal.created_at) < cutoff))
+        if old:
+            for table in (ProposalTag, ProposalReaction):
+                self._delete(delete(table).where(col(table.proposal_id).in_(old)))
+            self._delete(
+                delete(PrivacyErasedProposal).where(col(PrivacyErasedProposal.proposal_id).in_(old))
+            )
+            report.proposals = self._delete(delete(Proposal).where(col(Proposal.id).in_(old)))
+        old_ms = int(cutoff.timestamp() * 1000)
         report.ballots = self._delete(
-            delete(PollBallot).where(col(PollBallot.ts) < int(cutoff.timestamp() * 1000))
+            delete(PollBallot).where(
+                col(PollBallot.id).in_(
+                    select(PollBallot.id).where(col(PollBallot.ts) < old_ms).limit(limit)
+                )
+            )
         )
-        report.rsvps = self._delete(delete(EventRsvp).where(col(EventRsvp.answered_at) < cutoff))
-        report.sent_messages = self.scrub_sent_before(cutoff)
+        report.rsvps = self._delete(
+            delete(EventRsvp).where(
+                col(EventRsvp.id).in_(
+                    select(EventRsvp.id).where(col(EventRsvp.answered_at) < cutoff).limit(limit)
+                )
+            )
+        )
+        report.sent_messages = self.scrub_sent_before(cutoff, limit=limit)
         return report
 
-    def scrub_sent_before(self, cutoff: datetime) -> int:
-        """Empty the stored copy of messages sent before ``cutoff`` (keys stay: no resend)."""
-        return self._delete(
-            update(OutboxMessage)
+    def scrub_sent_before(self, cutoff: datetime, *, limit: int) -> int:
+        """Empty the stored copy of up to ``limit`` messages sent before ``cutoff`` (keys
+        stay: nothing is sent again)."""
+        old = (
+            select(OutboxMessage.id)
             .where(
                 col(OutboxMessage.status) == "sent",
                 col(OutboxMessage.sent_at) < cutoff,
                 col(OutboxMessage.content) != {},
             )
+            .limit(limit)
+        )
+        return self._delete(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(old))
             .values(content={})
             .execution_options(synchronize_session=False)
         )

@@ -3,6 +3,7 @@ next, and a run missed while the bot was down."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,30 @@ async def test_privacy_retention_missed_while_down_runs_at_start_instead_of_bein
     assert await kit.timers.fire_due() == 1
     statuses = {key: status for key, status, _ in kit.tasks()}
     assert statuses == {"retention:2026-06-16": "done", "retention:2026-06-18": "pending"}
+
+
+async def test_privacy_retention_purges_in_steps_and_lets_the_bot_answer_between_them(
+    kit, monkeypatch
+):
+    monkeypatch.setattr(retention, "PURGE_STEP", 3)
+    now = kit.clock.now()
+    for number in range(8):
+        seed(kit, now - timedelta(days=40), f"ancienne{number}")
+    seed(kit, now - timedelta(days=10), "recente")
+    turns = 0
+    purging = True
+
+    async def someone_else() -> None:  # stands for the sync loop answering a command
+        nonlocal turns
+        while purging:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.ensure_future(someone_else())
+    report = await retention.purge_in_steps(kit.database, now - timedelta(days=30))
+    purging = False
+    await other
+    assert (report.proposals, report.ballots, report.rsvps) == (8, 8, 8)
+    assert [p.text for p in kit.rows(Proposal)] == ["Proposition recente"]
+    assert len(kit.rows(ProposalTag)) == len(kit.rows(ProposalReaction)) == 1
+    assert turns >= 3  # 8 rows in steps of 3: the others ran between the steps

@@ -70,7 +70,7 @@ def test_retention_empties_old_sent_copies_once_and_leaves_recent_and_pending(da
     store(database, "stuck", "en attente", status="pending", days_ago=40)
     cutoff = NOW - timedelta(days=30)
     with database.session() as session:
-        assert PrivacyRepository(session).scrub_sent_before(cutoff) == 1
+        assert PrivacyRepository(session).scrub_sent_before(cutoff, limit=10) == 1
     with database.session() as session:
-        assert PrivacyRepository(session).scrub_sent_before(cutoff) == 0  # already empty
+        assert PrivacyRepository(session).scrub_sent_before(cutoff, limit=10) == 0  # emptied
     assert emptied(database) == {"old"}
