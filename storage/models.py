@@ -62,6 +62,8 @@ class OutboxMessage(SQLModel, table=True):
     event_type: str = Field(max_length=128)
     content: dict[str, Any] = Field(sa_column=Column(JSONText(), nullable=False))
     txn_id: str = Field(max_length=128)
+    # pending | sent | failed | expired (sent, and its stored copy emptied by the retention
+    # purge: out of the purge's index range, so a year of old rows is never read again)
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

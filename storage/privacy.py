@@ -28,6 +28,7 @@ from storage.privacy_models import (
 from storage.proposal_models import Proposal, ProposalReaction, ProposalTag
 from storage.proposals import SUPPORT
 
+EXPIRED = "expired"  # outbox status: sent, stored copy emptied by the retention purge
 VERBATIM_BREAKS = re.compile(r'[\s"\\\x00-\x1f]+')
 MIN_PIECE = 4
 SNIPPET_LENGTH = 60  # how much of an erased text identifies it in the send log
@@ -399,21 +400,18 @@ class PrivacyRepository:
         return report
 
     def scrub_sent_before(self, cutoff: datetime, *, limit: int) -> int:
-        """Empty the stored copy of up to ``limit`` messages sent before ``cutoff`` (keys
-        stay: nothing is sent again)."""
+        """Empty the stored copy of up to ``limit`` messages sent before ``cutoff`` and mark
+        them expired (keys stay: nothing is sent again). Each row is visited once, ever: the
+        expired ones leave the ``(status, sent_at)`` range this reads."""
         old = (
             select(OutboxMessage.id)
-            .where(
-                col(OutboxMessage.status) == "sent",
-                col(OutboxMessage.sent_at) < cutoff,
-                col(OutboxMessage.content) != {},
-            )
+            .where(col(OutboxMessage.status) == "sent", col(OutboxMessage.sent_at) < cutoff)
             .limit(limit)
         )
         return self._delete(
             update(OutboxMessage)
             .where(col(OutboxMessage.id).in_(old))
-            .values(content={})
+            .values(content={}, status=EXPIRED)
             .execution_options(synchronize_session=False)
         )
 
