@@ -129,27 +129,40 @@ async def test_polls_close_command_permissions_and_twice(bot_room, make_person):
     assert '"counts": {"a1": 1, "a2": 2}' in rows[0][2]
 
 
+def client_poll(question: str) -> dict[str, Any]:
+    """A poll start as Element sends it (its own answer IDs, a text fallback)."""
+    return {
+        "org.matrix.msc1767.text": f"{question}\n1. Café\n2. Thé",
+        POLL_START: {
+            "kind": "org.matrix.msc3381.poll.disclosed",
+            "max_selections": 1,
+            "question": {"org.matrix.msc1767.text": question},
+            "answers": [
+                {"id": "x7Fq", "org.matrix.msc1767.text": "Café"},
+                {"id": "p0Zt", "org.matrix.msc1767.text": "Thé"},
+            ],
+        },
+    }
+
+
+def end_of(bot_id: str, poll_event_id: str):
+    def match(event: dict[str, Any]) -> bool:
+        relation = (event.get("content") or {}).get("m.relates_to") or {}
+        return (
+            event.get("type") == POLL_END
+            and event.get("sender") == bot_id
+            and relation.get("event_id") == poll_event_id
+        )
+
+    return match
+
+
 async def test_polls_client_poll_counts_votes_cast_while_bot_down(bot_room, make_person):
     bot, organiser, room_id = bot_room
     alice = await member(make_person, organiser, room_id, "alice")
     bob = await member(make_person, organiser, room_id, "bob")
 
-    poll = await alice.send_event(
-        room_id,
-        POLL_START,
-        {
-            "org.matrix.msc1767.text": "Café ou thé ?\n1. Café\n2. Thé",
-            POLL_START: {
-                "kind": "org.matrix.msc3381.poll.disclosed",
-                "max_selections": 1,
-                "question": {"org.matrix.msc1767.text": "Café ou thé ?"},
-                "answers": [
-                    {"id": "x7Fq", "org.matrix.msc1767.text": "Café"},
-                    {"id": "p0Zt", "org.matrix.msc1767.text": "Thé"},
-                ],
-            },
-        },
-    )
+    poll = await alice.send_event(room_id, POLL_START, client_poll("Café ou thé ?"))
     recognised = await alice.wait_for(room_id, notice(bot.user_id, "Sondage S1"), after=poll)
     assert "Sondage S1 enregistré : Café ou thé ?" in recognised["content"]["body"]
     await bob.send_event(room_id, POLL_RESPONSE, response(poll, "x7Fq"))
@@ -198,3 +211,25 @@ async def test_polls_bad_input_is_refused_and_nothing_stored(bot_room):
         bot, f"select count(*) from outbox_message where event_type = '{POLL_START}'"
     ) == [(0,)]
     assert stored(bot, "select count(*) from scheduled_task where kind = 'poll_close'") == [(0,)]
+
+
+async def test_polls_clore_ends_a_client_poll_in_apps_only_when_the_bot_may_redact(
+    bot_room, make_person
+):
+    """MSC3381: apps accept a poll's end from its creator or from someone who may redact it."""
+    bot, organiser, room_id = bot_room
+    alice = await member(make_person, organiser, room_id, "alice")
+
+    first = await alice.send_event(room_id, POLL_START, client_poll("Café ou thé ?"))
+    await alice.wait_for(room_id, notice(bot.user_id, "Sondage S1"), after=first)
+    asked = await organiser.send_text(room_id, "!clore S1")
+    await alice.wait_for(room_id, notice(bot.user_id, "Résultats du sondage S1"), after=asked)
+    await alice.assert_no_event(room_id, end_of(bot.user_id, first), after=asked)
+
+    await organiser.set_power_level(room_id, bot.user_id, 50)  # may now remove messages
+    second = await alice.send_event(room_id, POLL_START, client_poll("Thé ou café ?"))
+    await alice.wait_for(room_id, notice(bot.user_id, "Sondage S2"), after=second)
+    asked = await organiser.send_text(room_id, "!clore S2")
+    ended = await alice.wait_for(room_id, end_of(bot.user_id, second), after=asked)
+    assert ended["content"]["m.relates_to"] == {"rel_type": "m.reference", "event_id": second}
+    await alice.wait_for(room_id, notice(bot.user_id, "Résultats du sondage S2"), after=asked)
