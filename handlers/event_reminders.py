@@ -86,16 +86,12 @@ class Reminders:
         messages: list[tuple[list[Due], dict[str, Any]]] = []
         for reminder in due:
             if messages:
-                batch, _ = messages[-1]
-                together = [*batch, reminder]
-                content = reminders_content(self.services, together, room, now=now)
-                if (
-                    len(together) <= MAX_PER_MESSAGE
-                    and len(_mentioned(together)) <= MAX_MENTIONS
-                    and content_bytes(content) <= MAX_EVENT_BYTES
-                ):
-                    messages[-1] = (together, content)
-                    continue
+                together = [*messages[-1][0], reminder]
+                if len(together) <= MAX_PER_MESSAGE and len(_mentioned(together)) <= MAX_MENTIONS:
+                    content = reminders_content(self.services, together, room, now=now)
+                    if content_bytes(content) <= MAX_EVENT_BYTES:
+                        messages[-1] = (together, content)
+                        continue
             messages.append(
                 ([reminder], reminders_content(self.services, [reminder], room, now=now))
             )
