@@ -257,7 +257,7 @@ class Timers:
         """
         now = self.clock.now()
         with self.database.session() as session:
-            due = [t for t in TaskRepository(session).list_pending() if t.due_at <= now]
+            due = TaskRepository(session).list_pending(due_by=now)
         for task_ids, together in self._groups(due):
             try:
                 await self._fire_group(task_ids, together)

@@ -46,12 +46,16 @@ class TaskRepository:
         self.session.flush()
         return task
 
-    def list_pending(self) -> list[ScheduledTask]:
+    def list_pending(self, *, due_by: datetime | None = None) -> list[ScheduledTask]:
+        """Pending tasks, soonest first; with ``due_by``, only those due by then (the timers
+        ask at every wake-up, and a thousand rooms have a thousand digests pending)."""
         statement = (
             select(ScheduledTask)
             .where(ScheduledTask.status == "pending")
             .order_by(col(ScheduledTask.due_at))
         )
+        if due_by is not None:
+            statement = statement.where(col(ScheduledTask.due_at) <= due_by)
         return list(self.session.exec(statement))
 
     def next_due_at(self, after: datetime) -> datetime | None:
