@@ -1,11 +1,12 @@
 # Concerto: a Matrix bot for participatory processes.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
-RUN pip install --no-cache-dir --prefix=/install ".[postgres]"
+# The same pinned versions as CI and `make install` (requirements.lock, made with Python 3.11).
+RUN pip install --no-cache-dir --prefix=/install -c requirements.lock ".[postgres]"
 
 FROM python:3.11-slim
 COPY --from=build /install /usr/local
