@@ -21,8 +21,9 @@ from bot.intake import Hooks, Intake
 from bot.membership import Membership
 from bot.messages import MessageRenderer, notice_content
 from bot.outbox import Outbox, SentHook, run_forever
+from bot.pacing import Pacer
 from bot.room_settings import resolve
-from bot.router import Command, RateLimiter, Registry, Router
+from bot.router import Command, Registry, Router
 from bot.sync import SyncLoop
 from bot.timers import TaskKind, Timers
 from storage.db import Database, DatabaseTooNewError
@@ -174,9 +175,7 @@ class App:
             config, database, clock, outbox, timers, renderer, translations, gateway
         )
         registry, hooks = assemble(services)
-        router = Router(
-            registry, config.bot.command_prefix, RateLimiter(config.bot.commands_per_minute)
-        )
+        router = Router(registry, config.bot.command_prefix)
         timers.report_missed = lambda session, room_id, tasks: self._report_missed(
             session, room_id, tasks, services
         )
@@ -186,6 +185,7 @@ class App:
             clock=clock,
             defaults=config.bot,
             router=router,
+            pacer=Pacer(config.bot.commands_per_minute, config.bot.max_waiting_commands),
             hooks=hooks,
             translations=translations,
             renderer=renderer,
@@ -220,6 +220,10 @@ class App:
             on_reconnect=outbox.retry_now,
         )
         self._install_signal_handlers()
+        intake.restore_waiting()  # before the first sync adds to the queue
+        waiting_task = asyncio.create_task(
+            run_forever(intake.run_waiting, "waiting commands"), name="waiting"
+        )
         sync_task = asyncio.create_task(sync.run(), name="sync")
         outbox_task = asyncio.create_task(run_forever(outbox.run, "outbox"), name="outbox")
         # Catch up on what happened while the bot was away (votes, cancellations) before
@@ -256,9 +260,11 @@ class App:
             await asyncio.wait_for(asyncio.shield(sync_task), timeout=SHUTDOWN_SECONDS / 2)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(outbox.wait_idle(), timeout=SHUTDOWN_SECONDS / 2)
-        for task in (sync_task, outbox_task, stop_task):
+        for task in (sync_task, outbox_task, waiting_task, stop_task):
             task.cancel()
-        await asyncio.gather(sync_task, outbox_task, stop_task, return_exceptions=True)
+        await asyncio.gather(
+            sync_task, outbox_task, waiting_task, stop_task, return_exceptions=True
+        )
         return exit_code
 
     def _install_signal_handlers(self) -> None:

@@ -47,7 +47,8 @@ class BotConfig:
     organiser_power_level: int = 50
     digest_room: str = ""
     shared_digest_wait_hours: int = 12
-    commands_per_minute: int = 10
+    commands_per_minute: int = 60
+    max_waiting_commands: int = 100
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,8 @@ def validate(config: Config) -> list[ConfigProblem]:
         )
     if bot.commands_per_minute < 1:
         problems.append(ConfigProblem("bot.commands_per_minute", "must be at least 1"))
+    if bot.max_waiting_commands < 1:
+        problems.append(ConfigProblem("bot.max_waiting_commands", "must be at least 1"))
     if config.privacy.retention_days < 1:
         problems.append(ConfigProblem("privacy.retention_days", "must be at least 1"))
     if config.logging.level.upper() not in LOG_LEVELS:

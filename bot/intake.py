@@ -5,6 +5,8 @@
 - a command older than ``STALE_AFTER`` when first seen (backlog after downtime) is not
   answered, while data in that backlog (votes, reactions, edits, redactions, proposals) is
   still applied;
+- a command over its sender's pace waits its turn in the database and runs later, in order
+  (see ``bot.pacing``); only a flood is refused, and named in one reply once it stops;
 - whatever happens in a handler, the event is recorded as processed, so a poison event can
   neither crash the bot nor be retried forever; a failed handler's changes are rolled back.
 """
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,14 +28,16 @@ from bot.clock import Clock, from_millis
 from bot.config import BotConfig
 from bot.context import Context
 from bot.i18n import Translations
-from bot.messages import MessageRenderer
+from bot.messages import MessageRenderer, notice_content
 from bot.outbox import Outbox
-from bot.room_settings import resolve
+from bot.pacing import FloodReport, Pacer, Verdict
+from bot.room_settings import RoomView, resolve
 from bot.router import Router, user_message
 from bot.timers import Timers
 from storage.db import Database
 from storage.rooms import RoomSettingsRepository
 from storage.state import ProcessedEventRepository
+from storage.waiting import WaitingCommandRepository
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +119,7 @@ class Intake:
         clock: Clock,
         defaults: BotConfig,
         router: Router,
+        pacer: Pacer,
         hooks: Hooks,
         translations: Translations,
         renderer: MessageRenderer,
@@ -127,6 +133,7 @@ class Intake:
         self.clock = clock
         self.defaults = defaults
         self.router = router
+        self.pacer = pacer
         self.hooks = hooks
         self.translations = translations
         self.renderer = renderer
@@ -134,6 +141,10 @@ class Intake:
         self.timers = timers
         self._power_level = power_level
         self._display_name = display_name
+        # One event is handled at a time, whether it comes from a sync or from the waiting
+        # queue: handlers share the database, and SQLite allows one writer.
+        self._handling = asyncio.Lock()
+        self._waiting_changed = asyncio.Event()
 
     async def handle_room_events(self, room_id: str, events: list[dict[str, Any]]) -> None:
         """Handle a room's new events in order, skipping those already processed."""
@@ -156,15 +167,25 @@ class Intake:
             await asyncio.sleep(0)
 
     async def handle(self, item: Incoming) -> None:
+        async with self._handling:
+            if self._command(item) is not None and not self._is_stale(item):
+                with self.database.session() as session:
+                    if not await self._admit(session, item):
+                        return
+            await self._handle(item)
+
+    async def _handle(self, item: Incoming, waiting_id: int | None = None) -> None:
+        """Route one event in a transaction that also records it as handled (or, for a
+        waiting command, removes it from the queue); the error boundary."""
         is_command = self._command(item) is not None
         try:
             with self.database.session() as session:
-                ctx = self._context(session, item)
+                ctx = self._context(session, item, waited=waiting_id is not None)
                 await self._route(ctx, item)
-                ProcessedEventRepository(session).add(item.event_id, item.room_id, self.clock.now())
+                self._record_handled(session, item, waiting_id)
         except Exception as error:  # the boundary: log, answer, record, carry on
             with self.database.session() as session:
-                ctx = self._context(session, item)
+                ctx = self._context(session, item, waited=waiting_id is not None)
                 message = user_message(error)
                 if message is not None:
                     if is_command:
@@ -182,7 +203,119 @@ class Intake:
                             "(incident {incident}). Nothing was recorded; please try again.",
                             incident=incident,
                         )
-                ProcessedEventRepository(session).add(item.event_id, item.room_id, self.clock.now())
+                self._record_handled(session, item, waiting_id)
+
+    def _record_handled(self, session: Session, item: Incoming, waiting_id: int | None) -> None:
+        if waiting_id is None:
+            ProcessedEventRepository(session).add(item.event_id, item.room_id, self.clock.now())
+        else:  # recorded as processed when it started waiting
+            WaitingCommandRepository(session).remove(waiting_id)
+
+    def _is_stale(self, item: Incoming) -> bool:
+        return self.clock.now() - item.origin_ts > STALE_AFTER
+
+    # --- pacing ---------------------------------------------------------------------------
+
+    async def _admit(self, session: Session, item: Incoming) -> bool:
+        """Whether a command runs now; if not, it waits its turn or (a flood) is refused,
+        and either way is recorded as processed in this transaction."""
+        ctx = self._context(session, item)
+        now = self.clock.now()
+        organiser = await ctx.is_organiser()
+        admission = self.pacer.admit(item.room_id, item.sender, now, organiser=organiser)
+        if admission.verdict is Verdict.NOW:
+            return True
+        ProcessedEventRepository(session).add(item.event_id, item.room_id, now)
+        if admission.verdict is Verdict.WAIT:
+            assert admission.due_at is not None
+            WaitingCommandRepository(session).add(
+                event_id=item.event_id,
+                room_id=item.room_id,
+                sender=item.sender,
+                event=item.raw,
+                due_at=admission.due_at,
+            )
+            if admission.first_wait:
+                rendered = self.renderer.text(
+                    ctx.language,
+                    "You are sending many commands at once: I will handle every one of them, "
+                    "in order, a little more slowly (about {rate} a minute).",
+                    rate=self.pacer.per_minute,
+                )
+                content = notice_content(
+                    rendered, reply_to=item.event_id, thread_root=item.thread_root
+                )
+                self.outbox.enqueue(
+                    session, key=f"pacing:{item.event_id}", room_id=item.room_id, content=content
+                )
+        else:
+            body = command_text(str(item.content.get("body", "")))
+            self.pacer.refused(item.room_id, item.sender, item.event_id, body, now)
+            log.warning("flood: command refused", extra={"room_id": item.room_id})
+        self._waiting_changed.set()
+        return False
+
+    def restore_waiting(self) -> None:
+        """At start: commands still waiting from before the restart keep their turn."""
+        with self.database.session() as session:
+            for row in WaitingCommandRepository(session).list_all():
+                self.pacer.restore(row.room_id, row.sender, row.due_at)
+
+    async def run_waiting(self) -> None:
+        """Forever: run waiting commands when their turn comes; report floods once over."""
+        while True:
+            self._waiting_changed.clear()
+            await self.run_due_waiting()
+            with self.database.session() as session:
+                next_command = WaitingCommandRepository(session).next_due_at()
+            moments = [m for m in (next_command, self.pacer.next_flood_report_at()) if m]
+            timeout = None
+            if moments:
+                timeout = max(0.0, (min(moments) - self.clock.now()).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._waiting_changed.wait(), timeout=timeout)
+
+    async def run_due_waiting(self) -> int:
+        """Run every waiting command whose turn has come, in order, and send the reports of
+        floods that have stopped. Returns how many commands ran."""
+        now = self.clock.now()
+        with self.database.session() as session:
+            due = WaitingCommandRepository(session).due_ids(now)
+        ran = 0
+        for row_id in due:
+            async with self._handling:
+                with self.database.session() as session:
+                    row = WaitingCommandRepository(session).get(row_id)
+                item = read_incoming(row.room_id, row.event) if row is not None else None
+                if row is None or item is None:  # withdrawn (deleted) meanwhile
+                    continue
+                await self._handle(item, waiting_id=row_id)
+                self.pacer.finished(row.room_id, row.sender)
+                ran += 1
+            await asyncio.sleep(0)  # let the outbox send this answer now
+        for report in self.pacer.floods_over(self.clock.now()):
+            self._report_flood(report)
+        return ran
+
+    def _report_flood(self, report: FloodReport) -> None:
+        with self.database.session() as session:
+            stored = RoomSettingsRepository(session).get(report.room_id)
+            room = resolve(report.room_id, stored, self.defaults)
+            rendered = self.renderer.render(
+                "flood_refused",
+                room.language,
+                count=report.count,
+                first=_clock_time(report.first_at, room),
+                last=_clock_time(report.last_at, room),
+                quotes=report.quotes,
+                unquoted=report.count - len(report.quotes),
+            )
+            self.outbox.enqueue(
+                session,
+                key=f"flood:{report.first_event_id}",
+                room_id=report.room_id,
+                content=notice_content(rendered, reply_to=report.first_event_id),
+            )
 
     def _command(self, item: Incoming) -> tuple[str, str] | None:
         if item.type != "m.room.message" or item.content.get("msgtype") == "m.notice":
@@ -203,6 +336,8 @@ class Intake:
             if relation.get("rel_type") == "m.replace":
                 target, new_content = relation.get("event_id"), content.get("m.new_content")
                 if isinstance(target, str) and isinstance(new_content, dict):
+                    if self._edit_waiting(ctx, target, new_content):
+                        return
                     for edit_hook in self.hooks.edits:
                         await edit_hook(ctx, target, new_content)
                 return
@@ -232,13 +367,30 @@ class Intake:
         elif item.type == "m.room.redaction":
             redacts = content.get("redacts") or item.raw.get("redacts")
             if isinstance(redacts, str):
+                self._withdraw_waiting(ctx, redacts)
                 for redaction_hook in self.hooks.redactions:
                     await redaction_hook(ctx, redacts)
         elif item.type.startswith(POLL_TYPE_PREFIXES):
             for poll_hook in self.hooks.polls:
                 await poll_hook(ctx, item.raw)
 
-    def _context(self, session: Session, item: Incoming) -> Context:
+    def _edit_waiting(self, ctx: Context, target: str, new_content: dict[str, Any]) -> bool:
+        """An edit of a command still waiting: it will run as edited (it has not run yet)."""
+        waiting = WaitingCommandRepository(ctx.session).find(target)
+        if waiting is None or waiting.sender != ctx.sender:
+            return False
+        waiting.event = {**waiting.event, "content": new_content}
+        return True
+
+    def _withdraw_waiting(self, ctx: Context, target: str) -> None:
+        """A command deleted while it waited is not run."""
+        repository = WaitingCommandRepository(ctx.session)
+        waiting = repository.find(target)
+        if waiting is not None and waiting.id is not None:
+            repository.remove(waiting.id)
+            self.pacer.finished(waiting.room_id, waiting.sender)
+
+    def _context(self, session: Session, item: Incoming, *, waited: bool = False) -> Context:
         stored = RoomSettingsRepository(session).get(item.room_id)
         room = resolve(item.room_id, stored, self.defaults)
         room_id = item.room_id
@@ -256,5 +408,10 @@ class Intake:
             power_level=lambda user_id: self._power_level(room_id, user_id),
             display_name=lambda user_id: self._display_name(room_id, user_id),
             thread_root=item.thread_root,
-            is_backlog=self.clock.now() - item.origin_ts > STALE_AFTER,
+            # A command that waited its turn was seen in time, however long it waited.
+            is_backlog=not waited and self._is_stale(item),
         )
+
+
+def _clock_time(moment: datetime, room: RoomView) -> str:
+    return moment.astimezone(room.tz).strftime("%H:%M:%S")

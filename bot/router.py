@@ -10,10 +10,8 @@ import difflib
 import enum
 import logging
 import unicodedata
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from bot.context import Context
 from bot.i18n import Message
@@ -86,46 +84,17 @@ class Registry:
         return self._by_name[matches[0]] if matches else None
 
 
-class RateLimiter:
-    """At most ``per_minute`` commands per person and room; one warning when exceeded."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._history: dict[tuple[str, str], deque[datetime]] = {}
-        self._warned: dict[tuple[str, str], datetime] = {}
-
-    def check(self, room_id: str, sender: str, now: datetime) -> str:
-        """Returns "ok", "warn" (first refusal in this window) or "drop"."""
-        key = (room_id, sender)
-        history = self._history.setdefault(key, deque())
-        while history and now - history[0] > timedelta(minutes=1):
-            history.popleft()
-        if len(history) < self.per_minute:
-            history.append(now)
-            return "ok"
-        warned = self._warned.get(key)
-        if warned is None or now - warned > timedelta(minutes=1):
-            self._warned[key] = now
-            return "warn"
-        return "drop"
-
-
 class Router:
-    def __init__(self, registry: Registry, prefix: str, limiter: RateLimiter) -> None:
+    def __init__(self, registry: Registry, prefix: str) -> None:
         self.registry = registry
         self.prefix = prefix
-        self.limiter = limiter
 
     def parse(self, body: str) -> tuple[str, str] | None:
         return split_command(body, self.prefix)
 
     async def dispatch(self, ctx: Context, name: str) -> None:
-        """Run one command inside the error boundary: no handler error escapes."""
-        verdict = self.limiter.check(ctx.room_id, ctx.sender, ctx.clock.now())
-        if verdict != "ok":
-            if verdict == "warn":
-                ctx.reply("You are sending commands too fast: please wait a minute.")
-            return
+        """Run one command: look it up, check who may run it, call its handler (errors are
+        answered by the intake's boundary)."""
         command = self.registry.find(name)
         if command is None:
             self._reply_unknown(ctx, name)

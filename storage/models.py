@@ -89,3 +89,16 @@ class ScheduledTask(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class WaitingCommand(SQLModel, table=True):
+    """A command over its sender's pace, kept until its turn comes (survives a restart)."""
+
+    __tablename__ = "waiting_command"
+    __table_args__ = (Index("ix_waiting_command_due", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)  # arrival order, ties on due_at
+    event_id: str = Field(max_length=255, unique=True)
+    room_id: str = Field(max_length=255)
+    sender: str = Field(max_length=255)
+    event: dict[str, Any] = Field(sa_column=Column(JSONText(), nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

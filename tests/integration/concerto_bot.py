@@ -13,7 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.config import ENV_PREFIX
 from bot.local_homeserver import LocalHomeserver, RegisteredUser
+from bot.shipped_config import EXAMPLE, departures, env_name, environment
 
 
 class BotProcess:
@@ -34,38 +36,42 @@ class BotProcess:
         self.log_path = directory / "bot.log"
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen[bytes] | None = None
-        db_line = f'database_url = "{database_url}"' if database_url else ""
-        self.config_path.write_text(
-            f"""
-[matrix]
-homeserver = "{homeserver.url}"
-user_id = "{account.user_id}"
-device_name = "concerto-test"
-
-[bot]
-allowed_inviters = ["{allowed_inviters}"]
-commands_per_minute = 1000
-
-[storage]
-data_dir = "{directory / "data"}"
-{db_line}
-
-[logging]
-level = "DEBUG"
-""",
-            encoding="utf-8",
-        )
+        # The shipped example itself: only what a deployment sets for itself comes from the
+        # environment (see bot.shipped_config), so the tests prove the shipped defaults.
+        self.config_path.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+        settings = {
+            ("matrix", "homeserver"): homeserver.url,
+            ("matrix", "user_id"): account.user_id,
+            ("matrix", "device_name"): "concerto-test",
+            ("bot", "allowed_inviters"): allowed_inviters,
+            ("storage", "data_dir"): str(directory / "data"),
+            ("logging", "level"): "DEBUG",
+        }
+        if database_url:
+            settings["storage", "database_url"] = database_url
+        self.environment = environment(settings)
 
     @property
     def user_id(self) -> str:
         return self.account.user_id
 
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "CONCERTO_MATRIX_PASSWORD": self.account.password,
+    def bot_environ(self) -> dict[str, str]:
+        """What the bot's process is configured with besides the config file."""
+        return {
+            **self.environment,
+            env_name("matrix", "password"): self.account.password,
             **self.extra_env,
         }
+
+    def start(self) -> None:
+        """Start the bot; refuses a configuration that departs from the shipped defaults."""
+        configured = self.bot_environ()
+        departed = departures(self.config_path, configured)
+        if departed:
+            raise AssertionError(f"the test bot departs from config.example.toml: {departed}")
+        # The developer's own CONCERTO_* settings must not leak into the bot under test.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        env = {**inherited, **configured}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "--config", str(self.config_path)],

@@ -4,19 +4,21 @@ a recording sender stands in for the gateway, power levels are given by the test
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.app import Services, assemble
 from bot.clock import FrozenClock, to_millis
-from bot.config import BotConfig, Config, LoggingConfig, MatrixConfig, PrivacyConfig, StorageConfig
+from bot.config import Config, load_config
 from bot.gateway import SendError
 from bot.i18n import Translations
 from bot.intake import Intake
 from bot.messages import MessageRenderer
 from bot.outbox import Outbox
-from bot.router import RateLimiter, Router
+from bot.pacing import Pacer
+from bot.router import Router
+from bot.shipped_config import EXAMPLE, environment
 from bot.timers import Timers
 from storage.db import Database
 
@@ -80,19 +82,24 @@ class RecordingSender:
         return room_id in self.redactor_rooms
 
 
+def shipped_config(language: str = "fr") -> Config:
+    """config.example.toml as shipped; ``language`` stands for a room set to that language."""
+    config = load_config(
+        EXAMPLE,
+        environ=environment(
+            {("matrix", "homeserver"): "http://127.0.0.1:1", ("matrix", "user_id"): BOT}
+        ),
+    )
+    return replace(config, bot=replace(config.bot, language=language))
+
+
 class Harness:
     def __init__(self, database: Database, clock: FrozenClock, *, language: str = "fr") -> None:
         self.database = database
         self.clock = clock
         self.sender = RecordingSender()
         self.levels: dict[str, float] = {}
-        config = Config(
-            matrix=MatrixConfig(homeserver="http://127.0.0.1:1", user_id=BOT),
-            bot=BotConfig(language=language, commands_per_minute=1000),
-            storage=StorageConfig(),
-            privacy=PrivacyConfig(),
-            logging=LoggingConfig(),
-        )
+        config = shipped_config(language)
         self.translations = Translations()
         self.renderer = MessageRenderer(self.translations)
         self.outbox = Outbox(database, self.sender, clock)
@@ -113,7 +120,8 @@ class Harness:
             database=database,
             clock=clock,
             defaults=config.bot,
-            router=Router(self.registry, "!", RateLimiter(1000)),
+            router=Router(self.registry, config.bot.command_prefix),
+            pacer=Pacer(config.bot.commands_per_minute, config.bot.max_waiting_commands),
             hooks=self.hooks,
             translations=self.translations,
             renderer=self.renderer,

@@ -12,6 +12,7 @@ from harness import ROOM, Harness
 
 from bot.clock import FrozenClock
 from bot.messages import MAX_EVENT_BYTES
+from handlers.proposals import message_link
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
 
@@ -170,8 +171,9 @@ async def test_digest_shared_room_and_files(bot: Harness, tmp_path: Path):
 
 async def test_digest_large_week_is_split_into_labelled_parts(bot: Harness):
     long_text = "Une proposition détaillée " + "avec beaucoup de mots " * 12
-    for index in range(240):
-        await bot.say(MEMBER, f"!proposition {long_text} numéro {index} #theme{index % 30}")
+    for index in range(240):  # a lively week: eight people, thirty proposals each
+        author = f"@participant{index % 8}:test"
+        await bot.say(author, f"!proposition {long_text} numéro {index} #theme{index % 30}")
     before = len(bot.sender.sent)
     await bot.say(ORGANISER, "!résumé publier")
     posted = room_messages(bot.sender.sent[before:])
@@ -186,6 +188,96 @@ async def test_digest_large_week_is_split_into_labelled_parts(bot: Harness):
     with bot.database.session() as session:
         run = DigestRepository(session).get(ROOM, "2026-W25")
         assert run is not None and run.parts == count
+
+
+def lively_proposal(index: int) -> str:
+    """About 300 characters, each different from its first words to its last."""
+    return (
+        f"Idée {index:02d} pour le numérique : ouvrir un point d'accès accompagné dans la "
+        f"commune numéro {index}, avec des permanences le samedi matin, des ateliers pour "
+        "les démarches en ligne, du matériel reconditionné prêté aux familles et des "
+        f"bénévoles formés chaque trimestre (fin de la proposition {index:02d}) "
+        "#proposition #numérique"
+    )
+
+
+async def post_proposals(bot: Harness, count: int) -> list[str]:
+    """``count`` long proposals of one member under #numérique; their messages' links."""
+    links = []
+    for index in range(1, count + 1):
+        event = bot.event(MEMBER, "m.room.message", {"msgtype": "m.text", "body": ""})
+        event["content"]["body"] = lively_proposal(index)
+        await bot.deliver(event)
+        links.append(message_link(ROOM, event["event_id"]))
+    return links
+
+
+def assert_every_proposal_named(messages: list[dict], links: list[str]) -> None:
+    """Each proposal's opening words and link are in the messages, within the size limit,
+    and nothing is left to "… and N more"."""
+    body = "\n".join(m["body"] for m in messages)
+    html = "\n".join(m["formatted_body"] for m in messages)
+    for index, link in enumerate(links, 1):
+        assert f"Idée {index:02d} pour le numérique" in body
+        assert link in body and f'href="{link}"' in html
+    assert "de plus" not in body and "autres :" not in body and "!propositions" not in body
+    for content in messages:
+        assert len(json.dumps(content, ensure_ascii=False).encode()) <= MAX_EVENT_BYTES
+
+
+async def test_digest_lively_theme_names_every_proposal_in_compact_lines(
+    bot: Harness, tmp_path: Path
+):
+    await bot.say(ORGANISER, f"!réglages salon-résumé {SHARED}")
+    links = await post_proposals(bot, 30)
+    before = len(bot.sender.sent)
+    await bot.say(ORGANISER, "!résumé publier")
+    posted = room_messages(bot.sender.sent[before:])
+    shared = room_messages(bot.sender.sent[before:], SHARED)
+    assert len(posted) == 1 and len(shared) == 1  # compact lines: 30 fit in one message
+    assert "#numérique — 30 propositions" in posted[0]["body"]
+    assert_every_proposal_named(posted, links)
+    assert_every_proposal_named(shared, links)
+    for content in (*posted, *shared):  # compact: opening words, not the whole text
+        assert (
+            "Idée 07 pour le numérique : ouvrir un point d'accès accompagné dans la commune…"
+            in (content["body"])
+        )
+        assert "(fin de la proposition" not in content["body"]
+        assert "(fin de la proposition" not in content["formatted_body"]
+    # the week's files keep every proposal's text
+    folder = tmp_path / "data" / "digests"
+    markdown = (folder / "2026-W25.md").read_text(encoding="utf-8")
+    page = (folder / "2026-W25.html").read_text(encoding="utf-8")
+    for index, link in enumerate(links, 1):
+        assert f"(fin de la proposition {index:02d})" in markdown and link in markdown
+        assert f"(fin de la proposition {index:02d})" in page
+
+
+async def test_digest_small_theme_keeps_whole_texts(bot: Harness):
+    await post_proposals(bot, 3)
+    replies = await bot.say(MEMBER, "!résumé")
+    assert len(replies) == 1
+    assert all(f"(fin de la proposition {index:02d})" in replies[0] for index in (1, 2, 3))
+
+
+async def test_digest_huge_theme_is_split_across_labelled_messages(bot: Harness):
+    await bot.say(ORGANISER, f"!réglages salon-résumé {SHARED}")
+    links = await post_proposals(bot, 360)
+    before = len(bot.sender.sent)
+    await bot.say(ORGANISER, "!résumé publier")
+    for room in (ROOM, SHARED):
+        messages = room_messages(bot.sender.sent[before:], room)
+        assert len(messages) > 2
+        assert_every_proposal_named(messages, links)
+        for index, content in enumerate(messages, 1):
+            first_line = content["body"].splitlines()[0]
+            assert f"({index}/{len(messages)})" in first_line
+            if index > 1:  # the theme goes on, and says so
+                assert "#numérique — 360 propositions (suite)" in content["body"]
+        # as few messages as can be: each is filled before the next one starts
+        for content in messages[:-1]:
+            assert len(json.dumps(content, ensure_ascii=False).encode()) > 0.9 * MAX_EVENT_BYTES
 
 
 async def test_digest_in_english_room(sqlite_database, tmp_path, monkeypatch):

@@ -113,14 +113,6 @@ async def test_replies_never_ping_and_escape_user_text(harness):
     assert content["msgtype"] == "m.notice"
 
 
-async def test_person_flooding_commands_is_slowed_down(database, clock):
-    h = Harness(database, clock)
-    h.intake.router.limiter.per_minute = 3
-    replies = [await h.say(ALICE, "!aide") for _ in range(6)]
-    assert [len(r) for r in replies] == [1, 1, 1, 1, 0, 0]
-    assert "trop vite" in replies[3][0]
-
-
 async def test_backlog_proposal_command_is_recorded_without_a_reply(harness, database):
     from storage.proposals import ProposalRepository
 

@@ -19,7 +19,8 @@ from bot.i18n import Translations
 from bot.intake import Intake
 from bot.messages import MessageRenderer
 from bot.outbox import Outbox
-from bot.router import RateLimiter, Registry, Router
+from bot.pacing import Pacer
+from bot.router import Registry, Router
 from bot.timers import Timers
 from handlers import proposals
 from handlers.tags import MAX_PROPOSAL_LENGTH
@@ -51,7 +52,8 @@ class Harness:
             database=database,
             clock=self.clock,
             defaults=BotConfig(),
-            router=Router(Registry(commands), "!", RateLimiter(1000)),
+            router=Router(Registry(commands), "!"),
+            pacer=Pacer(BotConfig().commands_per_minute, BotConfig().max_waiting_commands),
             hooks=proposals.hooks("!"),
             translations=translations,
             renderer=renderer,
