@@ -1,7 +1,8 @@
 """Gathering a room's digest of a period from the proposals, polls and agenda (no rendering).
 
 Kept apart from posting and scheduling because three readers build the same model: the preview
-(`!résumé`), the posted digest, and the shared digest and files (which list every proposal).
+(`!résumé`), the posted digest, and the shared digest and files. All of them name every
+proposal of the period: the digest is the group's record, so nothing is capped.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from storage.events import DEADLINE, AgendaRepository
 from storage.polls import PollRepository
 from storage.proposals import RETAINED, ProposalRepository
 from storage.rooms import RoomSettingsRepository
-
-ROOM_LIMIT_PER_TAG = 20  # proposals shown per theme in chat; the files list them all
 
 
 def room_view(session: Session, room_id: str, defaults: BotConfig) -> RoomView:
@@ -70,7 +69,6 @@ def build_digest(
     end: datetime,
     display_name: Callable[[str], str],
     room_name: str = "",
-    limit_per_tag: int | None = ROOM_LIMIT_PER_TAG,
 ) -> RoomDigest:
     """Gather a room's digest of ``[start, end)`` from the proposals, polls and agenda."""
     language, tz, synonyms = room.language, room.tz, room.tag_synonyms
@@ -111,11 +109,8 @@ def build_digest(
         period="|".join(format_when(m, tz=tz, language=language) for m in (start, end)),
         new_proposals=len(new),
     )
-    all_groups = group_by_tag(new, displays, None)
-    digest.tag_counts = tag_counts(all_groups)
-    digest.groups = (
-        all_groups if limit_per_tag is None else group_by_tag(new, displays, limit_per_tag)
-    )
+    digest.groups = group_by_tag(new, displays)
+    digest.tag_counts = tag_counts(digest.groups)
     proposals = ProposalRepository(session)
     retained_ids = repository.retained_between(room.room_id, start, end)
     digest.decisions = [

@@ -1,8 +1,9 @@
 """Rendering digests into chat messages: a room's digest, and the shared digest of a week.
 
-Both are split into labelled parts (1/2, 2/2) so that no message exceeds what one Matrix event
-allows; the splitting rules live in ``handlers.digest_model``, the text in the ``digest_room``
-and ``digest_shared`` templates.
+Both name every proposal of the week and are split into labelled parts (1/2, 2/2) so that no
+message exceeds what one Matrix event allows, a large theme being cut between its proposals;
+the splitting rules live in ``handlers.digest_model``, the text in the ``digest_room`` and
+``digest_shared`` templates.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from bot.messages import (
     content_bytes,
     notice_content,
 )
-from handlers.digest_build import ROOM_LIMIT_PER_TAG
 from handlers.digest_model import Block, PendingRoom, RoomDigest, split
 
 
@@ -50,7 +50,6 @@ class RoomMessage:
             parts=parts,
             preview=self.preview,
             late=self.late,
-            limit=ROOM_LIMIT_PER_TAG,
         )
 
     def measure(self, blocks: Sequence[Block]) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,14 @@ HALF_WEEK = timedelta(days=3, hours=12)
 WEEK = timedelta(days=7)
 UNTAGGED = ""
 SECTIONS = ("proposals", "decisions", "polls_closed", "polls_open", "events", "deadlines")
+# A theme with more proposals than this is shown in compact lines (opening words, author,
+# supports, link). Ten full proposals (up to 300 characters each) already fill a phone screen
+# or two; past that a reader scans the theme rather than reads it, and the link opens the whole
+# text. Counted per theme, not measured in bytes, so a theme reads the same way in every part
+# and in every room. A compact line is under half a full one (about 350 bytes of event content
+# against 850): some 170 fit in one message, so even a very lively theme takes few messages.
+COMPACT_AFTER = 10
+OPENING_LENGTH = 80  # characters of a compact line's opening words
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,16 @@ def period_start(slot: datetime, tz: ZoneInfo, previous_end: datetime | None) ->
 # --- the model --------------------------------------------------------------------------------
 
 
+def opening_words(text: str, limit: int = OPENING_LENGTH) -> str:
+    """The first words of a text, cut at a word boundary and ended with « … » when cut."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    space = flat.rfind(" ", 0, limit + 1)
+    head = flat[:space] if space > 0 else flat[: limit - 1]
+    return head.rstrip(" ,;:.!?—–-…") + "…"
+
+
 @dataclass(frozen=True)
 class ProposalLine:
     id: str
@@ -118,6 +137,12 @@ class ProposalLine:
     supports: int
     link: str
     retained: bool = False
+
+    @cached_property
+    def opening(self) -> str:
+        """What a compact line shows of the text (worked out once: splitting renders a line
+        several times)."""
+        return opening_words(self.text)
 
 
 @dataclass(frozen=True)
@@ -132,14 +157,10 @@ class NewProposal:
 @dataclass(frozen=True)
 class TagGroup:
     tag: str  # display spelling without '#', or UNTAGGED
-    proposals: tuple[ProposalLine, ...]
-    total: int  # proposals with this tag in the period (more than shown when capped)
-    more: int = 0  # proposals not shown (capped), said after the group's last line
+    proposals: tuple[ProposalLine, ...]  # all of them, or a slice when split across messages
+    total: int  # proposals with this tag in the period (the whole group, in every slice)
+    compact: bool = False  # more than COMPACT_AFTER proposals: one short line each
     continued: bool = False  # a later part of a group split across messages
-
-    @property
-    def hidden(self) -> int:
-        return self.more
 
 
 @dataclass(frozen=True)
@@ -227,13 +248,11 @@ def _proposal_order(item: NewProposal) -> tuple[int, datetime, str]:
     return (-item.line.supports, item.created_at, item.line.id)
 
 
-def group_by_tag(
-    proposals: Sequence[NewProposal], displays: Mapping[str, str], limit: int | None = None
-) -> list[TagGroup]:
-    """Proposals under each of their tags, most supported first; busiest themes first.
+def group_by_tag(proposals: Sequence[NewProposal], displays: Mapping[str, str]) -> list[TagGroup]:
+    """Every proposal under each of its tags, most supported first; busiest themes first.
 
     A proposal with two tags is listed under both (each theme is read on its own); untagged
-    proposals come last. ``limit`` caps the proposals shown per tag (``total`` keeps the count).
+    proposals come last. Nothing is left out: a large theme gets compact lines instead.
     """
     by_tag: dict[str, list[NewProposal]] = {}
     for item in proposals:
@@ -243,7 +262,6 @@ def group_by_tag(
     groups = []
     for tag, items in by_tag.items():
         items.sort(key=_proposal_order)
-        shown = items if limit is None else items[:limit]
         groups.append(
             (
                 tag == UNTAGGED,
@@ -252,9 +270,9 @@ def group_by_tag(
                 displays.get(tag, tag).casefold(),
                 TagGroup(
                     tag=displays.get(tag, tag) if tag != UNTAGGED else UNTAGGED,
-                    proposals=tuple(i.line for i in shown),
+                    proposals=tuple(i.line for i in items),
                     total=len(items),
-                    more=len(items) - len(shown),
+                    compact=len(items) > COMPACT_AFTER,
                 ),
             )
         )
@@ -271,53 +289,111 @@ def tag_counts(groups: Sequence[TagGroup]) -> dict[str, int]:
 Measure = Callable[[Sequence[Block]], int]
 
 
-def _halves(block: Block) -> list[Block] | None:
-    """A block cut in two (a tag group is cut between its proposals), or None if atomic."""
-    if len(block.items) > 1:
-        middle = len(block.items) // 2
-        return [
-            replace(block, items=block.items[:middle]),
-            Block(block.kind, block.items[middle:], continued=True),
-        ]
-    if block.kind == "proposals" and len(block.items[0].proposals) > 1:
-        group: TagGroup = block.items[0]
-        middle = len(group.proposals) // 2
-        first = replace(group, proposals=group.proposals[:middle], more=0)
-        second = replace(group, proposals=group.proposals[middle:], continued=True)
-        return [replace(block, items=(first,)), Block("proposals", (second,), continued=True)]
-    return None
+def _lines(block: Block) -> int:
+    """What a block can be cut between: proposals for a tag section, else its items."""
+    if block.kind == "proposals":
+        return sum(len(group.proposals) for group in block.items)
+    return len(block.items)
+
+
+def _cut(block: Block, count: int) -> tuple[Block, Block]:
+    """A block's first ``count`` lines, and the rest (marked as continued). A tag group cut in
+    two keeps its heading and count in both parts, the second saying it goes on."""
+    if block.kind != "proposals":
+        return (
+            replace(block, items=block.items[:count]),
+            Block(block.kind, block.items[count:], continued=True),
+        )
+    first: list[TagGroup] = []
+    rest: list[TagGroup] = []
+    left = count
+    for group in block.items:
+        if left >= len(group.proposals):
+            first.append(group)
+        elif left > 0:
+            first.append(replace(group, proposals=group.proposals[:left]))
+            rest.append(replace(group, proposals=group.proposals[left:], continued=True))
+        else:
+            rest.append(group)
+        left -= min(left, len(group.proposals))
+    return replace(block, items=tuple(first)), Block(block.kind, tuple(rest), continued=True)
+
+
+def _most(fits: Callable[[int], bool], total: int, guess: int) -> int:
+    """The largest count in ``0..total`` that ``fits`` (true up to some count, false after;
+    0 always fits), searched out from ``guess``: by halves below it, by doubling steps above
+    it, then by halves in the last interval. A good guess costs two or three tries."""
+    if fits(guess):
+        low, step = guess, 1
+        while low < total and fits(probe := min(low + step, total)):
+            low, step = probe, step * 2
+        if low == total:
+            return total
+        high = probe
+    else:
+        high = guess
+        while (low := high // 2) > 0 and not fits(low):
+            high = low
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _fit(block: Block, measure: Measure, size: int, guess: int) -> tuple[int, int]:
+    """How many of a block's first lines fit in a message of ``size`` bytes (searched from
+    ``guess``), and the size of the message they make (0 when none fits)."""
+    sizes = {0: 0}
+
+    def fits(count: int) -> bool:
+        sizes[count] = measure([_cut(block, count)[0]])
+        return sizes[count] <= size
+
+    count = _most(fits, _lines(block), guess)
+    return count, sizes[count]
 
 
 def split(blocks: Sequence[Block], measure: Measure, limit: int) -> list[list[Block]]:
     """Pack blocks into as few messages as fit in ``limit`` bytes each, in reading order.
 
-    ``measure(blocks)`` is the size of a message made of those blocks (header included). A
-    block too big for one message is cut in two (between tag groups, then between proposals)
-    until it fits; a single item that cannot fit alone still gets a message of its own. Sizes
-    are added up per block (one render each), then every part is measured once for real.
+    ``measure(blocks)`` is the size of a message made of those blocks (header included). Each
+    message is filled in turn: a block that does not fit in what is left is cut (between tag
+    groups and between the proposals of a group, or between items) so that its head fills the
+    message and the rest starts the next one; a single item that cannot fit alone still gets a
+    message of its own. Sizes are added up per block, then every part is measured for real.
+
+    How much of a block fits is searched from a guess: the whole block first, and for the rest
+    of a cut block as much as the message before took, so a huge theme is not rendered whole
+    again for each of its messages.
     """
     if measure(blocks) <= limit:
         return [list(blocks)]
     base = measure([])
-    pieces: list[tuple[Block, int]] = []
-    pending = list(blocks)
-    while pending:
-        block = pending.pop(0)
-        size = measure([block])
-        halves = _halves(block) if size > limit else None
-        if halves is None:
-            pieces.append((block, size - base))
-        else:
-            pending[:0] = halves
     parts: list[list[Block]] = []
     current: list[Block] = []
     used = base
-    for block, size in pieces:
-        if current and used + size > limit:
-            parts.append(current)
-            current, used = [], base
-        current.append(block)
-        used += size
+    pending = [(block, _lines(block)) for block in blocks]  # each with its guess
+    while pending:
+        block, guess = pending.pop(0)
+        total = _lines(block)
+        count, size = _fit(block, measure, limit - used + base, min(guess, total))
+        if count == 0 and not current:  # its first item is too big for any message: alone
+            count, size = 1, measure([_cut(block, 1)[0]])
+        if count == total:
+            current.append(block)  # all of it is in: there may be room for the next block
+            used += size - base
+            continue
+        if count:
+            head, rest = _cut(block, count)
+            current.append(head)
+            pending.insert(0, (rest, count))
+        else:
+            pending.insert(0, (block, guess))  # nothing of it fits in what is left
+        parts.append(current)
+        current, used = [], base
     if current:
         parts.append(current)
     return [piece for part in parts for piece in _refit(part, measure, limit)]

@@ -36,7 +36,7 @@ from bot.i18n import N_
 from bot.messages import notice_content
 from bot.timers import TaskRun
 from handlers import digest_files
-from handlers.digest_build import ROOM_LIMIT_PER_TAG, build_digest, member_names, room_view
+from handlers.digest_build import build_digest, member_names, room_view
 from handlers.digest_messages import SharedMessage
 from handlers.digest_model import PendingRoom, RoomDigest
 from handlers.digest_schedule import RoomSchedules
@@ -199,9 +199,7 @@ class SharedDigest:
         view = room_view(session, target, self.services.config.bot)
         for digest_run in runs:
             if digest_run.room_id not in digests:
-                digests[digest_run.room_id] = self.room_digest(
-                    session, digest_run, ROOM_LIMIT_PER_TAG
-                )
+                digests[digest_run.room_id] = self.room_digest(session, digest_run)
         return SharedMessage(
             self.services.renderer,
             view.language,
@@ -231,8 +229,8 @@ class SharedDigest:
             for task in tasks
         ]
 
-    def room_digest(self, session: Session, digest_run: DigestRun, limit: int | None) -> RoomDigest:
-        """A room's digest of the week, rebuilt over the period it covered."""
+    def room_digest(self, session: Session, digest_run: DigestRun) -> RoomDigest:
+        """A room's digest of the week, rebuilt over the period it covered (every proposal)."""
         room = room_view(session, digest_run.room_id, self.services.config.bot)
         return build_digest(
             session,
@@ -242,14 +240,13 @@ class SharedDigest:
             end=digest_run.period_end,
             display_name=member_names(self.services.gateway, digest_run.room_id),
             room_name=self.rooms.names.get(digest_run.room_id, digest_run.room_id),
-            limit_per_tag=limit,
         )
 
     def write_files(self, session: Session, week: str, pending: list[ScheduledTask]) -> None:
         """The week's Markdown and HTML files: every digest so far, then who is still to come."""
         config = self.services.config
         runs = DigestRepository(session).list_week(week)
-        digests = [self.room_digest(session, digest_run, None) for digest_run in runs]
+        digests = [self.room_digest(session, digest_run) for digest_run in runs]
         activity = digest_files.activity(
             DigestRepository(session), digests, week, config.bot.timezone, self.rooms.names
         )

@@ -205,8 +205,8 @@ async def post_proposals(bot: Harness, count: int) -> list[str]:
     """``count`` long proposals of one member under #numérique; their messages' links."""
     links = []
     for index in range(1, count + 1):
-        event = bot.event(MEMBER, "m.room.message", {"msgtype": "m.text", "body": ""})
-        event["content"]["body"] = lively_proposal(index)
+        content = {"msgtype": "m.text", "body": lively_proposal(index)}
+        event = bot.event(MEMBER, "m.room.message", content)
         await bot.deliver(event)
         links.append(message_link(ROOM, event["event_id"]))
     return links

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.digest_model import (
+    COMPACT_AFTER,
+    OPENING_LENGTH,
     Block,
     NewProposal,
     ProposalLine,
@@ -14,6 +17,7 @@ from handlers.digest_model import (
     TagGroup,
     group_by_tag,
     next_slot,
+    opening_words,
     period_start,
     shared_due,
     slot_label,
@@ -117,10 +121,34 @@ def test_digest_model_groups_by_tag_most_supported_first():
     assert [p.id for p in groups[2].proposals] == ["P3"]
 
 
-def test_digest_model_cap_keeps_the_count():
-    groups = group_by_tag([proposal(i, i, ("a",)) for i in range(30)], {}, limit=5)
-    assert groups[0].total == 30 and len(groups[0].proposals) == 5 and groups[0].hidden == 25
+def test_digest_model_large_theme_keeps_every_proposal_in_compact_lines():
+    groups = group_by_tag(
+        [proposal(i, i, ("a",)) for i in range(30)] + [proposal(99, 0, ("b",))], {}
+    )
+    assert groups[0].total == 30 and len(groups[0].proposals) == 30
     assert groups[0].proposals[0].id == "P29"
+    assert groups[0].compact and not groups[1].compact
+
+
+def test_digest_model_compact_from_just_over_the_threshold():
+    at_threshold = group_by_tag([proposal(i, 0, ("a",)) for i in range(COMPACT_AFTER)], {})
+    over = group_by_tag([proposal(i, 0, ("a",)) for i in range(COMPACT_AFTER + 1)], {})
+    assert not at_threshold[0].compact and over[0].compact
+
+
+def test_digest_model_opening_words_cut_at_a_word_boundary():
+    text = "Ouvrir un tiers-lieu numérique dans chaque canton, " + "avec des ateliers " * 20
+    opening = opening_words(text)
+    assert opening.endswith("…") and len(opening) <= OPENING_LENGTH
+    assert text.startswith(opening[:-1])
+    assert text[len(opening) - 1] == " "  # the last word shown is whole
+    assert opening_words("  Des bus\n le dimanche  ") == "Des bus le dimanche"  # short: whole
+    assert opening_words("x" * 200) == "x" * (OPENING_LENGTH - 1) + "…"  # one endless word
+    # punctuation before the cut is dropped: « canton… », not « canton,… »
+    assert (
+        opening_words("Un tiers-lieu par canton, et des ateliers", 26)
+        == "Un tiers-lieu par canton…"
+    )
 
 
 def test_digest_model_empty_week():
@@ -169,7 +197,88 @@ def test_digest_model_splitting_by_section_and_inside_a_big_tag():
     # a group cut across messages says so
     continued = [g for part in parts for b in part for g in b.items if isinstance(g, TagGroup)]
     assert any(g.continued and g.tag == "b" for g in continued)
-    assert all(g.hidden == 0 for g in continued)  # split is not capped: no “… and N more”
+    assert sum(len(g.proposals) for g in continued if g.tag == "b") == 50  # nothing left out
+
+
+def test_digest_model_one_huge_theme_is_split_across_many_messages():
+    lines = tuple(proposal(i, 0, ()).line for i in range(400))
+    blocks = [Block("proposals", (TagGroup("a", lines, 400, compact=True),))]
+    parts = split(blocks, fake_measure, 500)
+    assert len(parts) >= 10
+    assert all(fake_measure(part) <= 500 for part in parts)
+    groups = [g for part in parts for b in part for g in b.items]
+    assert [p.id for g in groups for p in g.proposals] == [p.id for p in lines]
+    assert all(g.compact and g.total == 400 for g in groups)  # each slice reads the same way
+    assert [g.continued for g in groups] == [False] + [True] * (len(groups) - 1)
+
+
+def test_digest_model_splitting_fills_each_message_before_the_next():
+    # 100 of header + 10 per line: 90 lines fit in 1000 bytes, so 250 lines take 3 messages
+    lines = tuple(proposal(i, 0, ()).line for i in range(250))
+    blocks = [
+        Block("proposals", (TagGroup("a", lines[:40], 40, compact=True),)),
+        Block("proposals", (TagGroup("b", lines[40:], 210, compact=True),), continued=True),
+    ]
+    parts = split(blocks, fake_measure, 1000)
+    assert [fake_measure(part) for part in parts] == [1000, 1000, 800]
+    groups = [g for part in parts for b in part for g in b.items]
+    assert [p.id for g in groups for p in g.proposals] == [p.id for p in lines]
+    assert [(g.tag, len(g.proposals), g.continued) for g in groups] == [
+        ("a", 40, False),
+        ("b", 50, False),
+        ("b", 90, True),
+        ("b", 70, True),
+    ]
+
+
+def random_blocks(rng: random.Random) -> list[Block]:
+    """A digest of 1 to 4 themes of 1 to 120 proposals, and maybe polls and events."""
+    themes = []
+    for theme in range(rng.randrange(1, 5)):
+        count = rng.randrange(1, 120)
+        lines = tuple(proposal(theme * 1000 + i, 0, ()).line for i in range(count))
+        themes.append(TagGroup(f"t{theme}", lines, count))
+    blocks = [Block("proposals", tuple(themes))]
+    for kind in ("polls_closed", "events"):
+        if rng.random() < 0.7:
+            blocks.append(Block(kind, tuple(range(rng.randrange(1, 30)))))
+    return blocks
+
+
+def lines_of(blocks: list[Block]) -> list[tuple[str, object, int]]:
+    """Each proposal or item in reading order, with its cost in ``fake_measure``."""
+    return [
+        (block.kind, line.id, 10) if isinstance(item, TagGroup) else (block.kind, item, 30)
+        for block in blocks
+        for item in block.items
+        for line in (item.proposals if isinstance(item, TagGroup) else (None,))
+    ]
+
+
+def test_digest_model_splitting_random_digests_loses_nothing_and_fills_every_message():
+    rng = random.Random(2026)
+    for _ in range(300):
+        blocks, limit = random_blocks(rng), rng.randrange(140, 700)
+        parts = split(blocks, fake_measure, limit)
+        expected = lines_of(blocks)
+        assert [line for part in parts for line in lines_of(part)] == expected
+        position = 0
+        for part in parts:
+            assert fake_measure(part) <= limit
+            position += len(lines_of(part))
+            if position < len(expected):  # full: the next line would not have fitted
+                assert fake_measure(part) + expected[position][2] > limit
+
+
+def test_digest_model_an_item_too_big_for_any_message_goes_alone():
+    blocks = [Block("polls_closed", (1, 2, 3)), Block("events", (4,))]
+    parts = split(blocks, fake_measure, 120)  # every item is 30 bytes over a 100-byte header
+    assert [[item for block in part for item in block.items] for part in parts] == [
+        [1],
+        [2],
+        [3],
+        [4],
+    ]
 
 
 def test_digest_model_shared_due_is_hours_of_local_time_after_the_week():
