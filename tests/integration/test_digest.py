@@ -1,18 +1,41 @@
 """The weekly digest against a real Synapse and the real bot process: preview for everyone,
 publication by organisers only, once per room and week (even after SIGKILL), the shared digest
-room (with a room's digest posted after it following as an addition) and the week's files."""
+room (with a room's digest posted after it following as an addition), the week's files, and a
+lively week whose every proposal is named in the room and shared digests."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 
 from conftest import joined
-from matrix_people import text
+from matrix_people import Person, reply_to, text
+
+from handlers.proposals import message_link
+
+EVENT_LIMIT = 64 * 1024  # what Matrix allows an event; the content must stay under it
 
 
 def notice(sender: str, contains: str):
     return text(sender=sender, contains=contains, msgtype="m.notice")
+
+
+async def all_parts(
+    person: Person, room_id: str, sender: str, title: str, after: str | None = None
+) -> list:
+    """Every message of a digest (posted after ``after``): the first one, and when its title
+    says "(1/N)", the N - 1 that follow."""
+    first = await person.wait_for(room_id, notice(sender, title), after=after, timeout=60)
+    label = re.search(r"\(1/(\d+)\)", first["content"]["body"].splitlines()[0])
+    parts = [first]
+    for index in range(2, int(label.group(1)) + 1 if label else 2):
+
+        def part(event, index=index) -> bool:
+            return notice(sender, title)(event) and f"({index}/" in event["content"]["body"]
+
+        parts.append(await person.wait_for(room_id, part, after=after, timeout=60))
+    return parts
 
 
 async def test_digest_preview_publish_shared_and_no_duplicate(bot_room, make_person):
@@ -138,3 +161,58 @@ async def test_digest_posted_after_the_shared_digest_follows_it_once(bot_room):
     await organiser.assert_no_event(
         shared, notice(bot.user_id, "Résumé commun"), after=addition["event_id"]
     )
+
+
+def long_proposal(index: int) -> str:
+    """A proposal of about 300 characters, each different from its first words on."""
+    return (
+        f"Idée {index:02d} pour le numérique : un point d'accès accompagné dans la commune "
+        f"numéro {index}, avec des permanences le samedi matin, des ateliers pour les démarches "
+        "en ligne, du matériel prêté aux familles, et des bénévoles formés chaque "
+        f"trimestre pour bien accueillir (fin de la proposition {index:02d}) #numérique"
+    )
+
+
+async def test_digest_of_a_lively_week_names_every_proposal(bot_room, make_person):
+    bot, organiser, room_id = bot_room
+    member = await make_person("membre")
+    await organiser.invite(room_id, member.user_id)
+    await member.join(room_id)
+    shared = await organiser.create_room("Organisation", invite=[bot.user_id])
+    await organiser.wait_for(shared, joined(bot.user_id), timeout=30)
+    asked = await organiser.send_text(shared, "!réglages résumé off")
+    await organiser.wait_for(shared, notice(bot.user_id, "résumé"), after=asked, timeout=30)
+    asked = await organiser.send_text(room_id, f"!réglages salon-résumé {shared}")
+    await organiser.wait_for(room_id, notice(bot.user_id, "salon-résumé"), after=asked)
+
+    # one person posts thirty long proposals under one tag
+    sent = [
+        await member.send_text(room_id, f"!proposition {long_proposal(i)}") for i in range(1, 31)
+    ]
+    for event_id in sent:
+        answer = await member.wait_for(room_id, reply_to(bot.user_id, event_id), timeout=60)
+        assert "enregistrée" in answer["content"]["body"]
+    links = [message_link(room_id, event_id) for event_id in sent]
+
+    asked = await organiser.send_text(room_id, "!résumé publier")
+    posted = await all_parts(organiser, room_id, bot.user_id, "Résumé hebdomadaire", asked)
+    gathered = await all_parts(organiser, shared, bot.user_id, "Résumé commun")
+
+    for messages in (posted, gathered):
+        body = "\n".join(m["content"]["body"] for m in messages)
+        html = "\n".join(m["content"]["formatted_body"] for m in messages)
+        assert "#numérique — 30 propositions" in body
+        for index, link in enumerate(links, 1):
+            assert f"Idée {index:02d} pour le numérique" in body
+            assert link in body and f'href="{link}"' in html
+        for pointer in ("de plus", "autres :", "!propositions"):  # no "… and N more" at all
+            assert pointer not in body and pointer not in html
+    for room in (room_id, shared):
+        for event in organiser.events(room):
+            if event.get("sender") == bot.user_id:
+                assert len(json.dumps(event["content"], ensure_ascii=False).encode()) < EVENT_LIMIT
+
+    week = re.search(r"semaine (\d{4}-W\d{2})", posted[0]["content"]["body"]).group(1)
+    markdown = (bot.directory / "data" / "digests" / f"{week}.md").read_text(encoding="utf-8")
+    for index, link in enumerate(links, 1):  # the week's file keeps each whole text
+        assert f"(fin de la proposition {index:02d})" in markdown and link in markdown
