@@ -5,6 +5,7 @@ exactly once even when a transaction fails half-way."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,8 +25,10 @@ from bot.config import (
     StorageConfig,
     validate,
 )
+from bot.messages import MAX_EVENT_BYTES
 from handlers.digest import ensure_schedules
 from handlers.digest_shared import SharedDigest
+from handlers.proposals import message_link
 from storage.models import ScheduledTask
 
 ORGANISER = "@org:test"
@@ -123,6 +126,33 @@ async def test_digest_shared_goes_out_at_its_time_and_the_late_room_follows(
 
     # nothing is gathered twice, whatever fires later
     assert shared(await at(bot, datetime(2026, 6, 29, 8, 0, tzinfo=UTC))) == []
+
+
+async def test_digest_shared_addition_names_every_proposal_of_a_lively_room(bot: Harness):
+    await two_rooms(bot)
+    links = []
+    for index in range(1, 41):  # a late room's lively week: forty long proposals in one theme
+        body = (
+            f"Idée {index:02d} : un atelier de réparation ouvert chaque samedi dans le quartier "
+            f"{index}, avec des outils prêtés, des bénévoles formés et un café pour se "
+            f"rencontrer (fin de la proposition {index:02d}) #proposition #numérique"
+        )
+        event = bot.event(MEMBER, "m.room.message", {"msgtype": "m.text", "body": body})
+        await bot.deliver(event, room_id=LATE)
+        links.append(message_link(LATE, event["event_id"]))
+    await at(bot, MONDAY_9)
+    await at(bot, MONDAY_NOON)
+    addition = shared(await at(bot, THURSDAY_9))
+    assert len(addition) == 1
+    body, html = addition[0]["body"], addition[0]["formatted_body"]
+    assert body.startswith("Résumé commun — semaine 2026-W25 (complément)")
+    assert "#numérique — 41 propositions" in body  # with the room's own first one
+    for index, link in enumerate(links, 1):  # compact lines: opening words, author, link
+        assert f"Idée {index:02d} : un atelier de réparation" in body
+        assert link in body and f'href="{link}"' in html
+    assert "(fin de la proposition" not in body
+    assert "de plus" not in body and "!propositions" not in body
+    assert len(json.dumps(addition[0], ensure_ascii=False).encode()) <= MAX_EVENT_BYTES
 
 
 async def test_digest_shared_goes_out_at_once_when_every_room_is_in(bot: Harness):
