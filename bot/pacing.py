@@ -28,6 +28,9 @@ FLOOD_QUIET = timedelta(seconds=10)
 # How many refused commands a report quotes (the count and the time span cover the rest).
 QUOTED_REFUSALS = 50
 QUOTE_CHARS = 60
+# A person is told that the bot is catching up at most once in this time, however often their
+# queue empties and fills again during a long paste.
+TOLD_AGAIN_AFTER = timedelta(minutes=10)
 # Idle people are forgotten once this many are tracked (their state is all defaults again).
 TRACKED_PEOPLE = 1000
 
@@ -44,7 +47,7 @@ class Verdict(enum.Enum):
 class Admission:
     verdict: Verdict
     due_at: datetime | None = None  # WAIT: when the command's turn comes
-    first_wait: bool = False  # WAIT: the first to wait since the person last caught up
+    first_wait: bool = False  # WAIT: the person should be told that the bot is catching up
 
 
 @dataclass
@@ -64,6 +67,7 @@ class FloodReport:
 class _PersonState:
     arrival: datetime  # theoretical arrival time of the next command at the pace
     waiting: int = 0
+    told_at: datetime | None = None
     recent: deque[datetime] = field(default_factory=deque)  # organisers: the last minute
 
 
@@ -95,7 +99,13 @@ class Pacer:
 
     def _forget_idle(self, now: datetime) -> None:
         for person, state in list(self._people.items()):
-            if state.waiting == 0 and state.arrival <= now and not state.recent:
+            told_recently = state.told_at is not None and now - state.told_at < TOLD_AGAIN_AFTER
+            if (
+                state.waiting == 0
+                and state.arrival <= now
+                and not state.recent
+                and not told_recently
+            ):
                 del self._people[person]
 
     def admit(
@@ -120,7 +130,10 @@ class Pacer:
             return Admission(Verdict.REFUSE)
         state.arrival = arrival + self.interval
         state.waiting += 1
-        return Admission(Verdict.WAIT, due_at=turn, first_wait=state.waiting == 1)
+        tell = state.told_at is None or now - state.told_at >= TOLD_AGAIN_AFTER
+        if tell:
+            state.told_at = now
+        return Admission(Verdict.WAIT, due_at=turn, first_wait=tell)
 
     def restore(self, room_id: str, sender: str, due_at: datetime) -> None:
         """At start: a command still waiting from before keeps its place in the pace."""
