@@ -20,6 +20,11 @@ from bot.messages import (
 )
 from handlers.digest_model import Block, PendingRoom, RoomDigest, split
 
+# Messages are measured with the longest part label they may carry, "(9999/9999)": every
+# proposal is named, so a huge week runs to more than 99 parts, and messages are filled to the
+# last line, so a few bytes more in the label could push one over the limit.
+WIDEST = 9999
+
 
 def content_size(rendered: Rendered) -> int:
     """Bytes of the event content a rendered message becomes (what the limit applies to)."""
@@ -53,7 +58,7 @@ class RoomMessage:
         )
 
     def measure(self, blocks: Sequence[Block]) -> int:
-        return content_size(self.render(blocks, 99, 99))
+        return content_size(self.render(blocks, WIDEST, WIDEST))
 
     def parts(self) -> list[Rendered]:
         chunks = split(self.digest.blocks(), self.measure, self.limit)
@@ -100,13 +105,15 @@ class SharedMessage:
         for digest in self.digests:
 
             def measure(blocks: Sequence[Block], digest: RoomDigest = digest) -> int:
-                return content_size(
-                    self.render([Block("room", (RoomChunk(digest, tuple(blocks)),))])
-                )
+                # as the worst case: a first part (with the contents) and a continued room
+                chunk = RoomChunk(digest, tuple(blocks), continued=True)
+                return content_size(self.render([Block("room", (chunk,))], 1, WIDEST))
 
             chunks = split(digest.blocks(), measure, self.limit)
             for index, chunk in enumerate(chunks):
                 entries.append(Block("room", (RoomChunk(digest, tuple(chunk), index > 0),)))
         # Measured as a first part, whose contents list counts too (the worst case).
-        chunks = split(entries, lambda blocks: content_size(self.render(blocks, 1, 99)), self.limit)
+        chunks = split(
+            entries, lambda blocks: content_size(self.render(blocks, 1, WIDEST)), self.limit
+        )
         return [self.render(chunk, index, len(chunks)) for index, chunk in enumerate(chunks, 1)]

@@ -12,6 +12,8 @@ from harness import ROOM, Harness
 
 from bot.clock import FrozenClock
 from bot.messages import MAX_EVENT_BYTES
+from handlers.digest_messages import RoomMessage, SharedMessage, content_size
+from handlers.digest_model import NewProposal, ProposalLine, RoomDigest, group_by_tag
 from handlers.proposals import message_link
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
@@ -278,6 +280,30 @@ async def test_digest_huge_theme_is_split_across_labelled_messages(bot: Harness)
         # as few messages as can be: each is filled before the next one starts
         for content in messages[:-1]:
             assert len(json.dumps(content, ensure_ascii=False).encode()) > 0.9 * MAX_EVENT_BYTES
+
+
+def test_digest_parts_past_99_stay_under_the_limit(bot: Harness):
+    lines = [
+        NewProposal(
+            ProposalLine(
+                f"P{i}", lively_proposal(i), "Bob", i % 3, f"https://matrix.to/#/!r/$e{i}"
+            ),
+            ("numerique",) if i % 4 else ("numerique", "ess"),
+            NOW,
+        )
+        for i in range(1, 901)
+    ]
+    digest = RoomDigest(ROOM, "Groupe", "2026-W25", NOW, NOW, period="lundi|mardi")
+    digest.groups = group_by_tag(lines, {"numerique": "numérique", "ess": "ESS"})
+    limit = 4000  # a small event size, so that a week runs to more than 99 parts
+    for message in (
+        RoomMessage(bot.renderer, "fr", digest, limit=limit),
+        SharedMessage(bot.renderer, "fr", "2026-W25", [digest], limit=limit),
+    ):
+        parts = message.parts()
+        assert len(parts) > 99
+        assert all(content_size(part) <= limit for part in parts)
+        assert f"({len(parts)}/{len(parts)})" in parts[-1].body.splitlines()[0]
 
 
 async def test_digest_in_english_room(sqlite_database, tmp_path, monkeypatch):
