@@ -2,7 +2,8 @@
 
 Seeds a fresh SQLite database (migrated like the bot's), then measures:
 - build: reading proposals, tags, supports, polls and agenda into the digest model;
-- render: the room message(s) (20 proposals shown per theme, split under the event limit);
+- render: the room message(s) (every proposal named, compact lines past 10 in a theme, split
+  under the event limit);
 - render (files): the full Markdown + HTML page listing every proposal, with the charts;
 and the peak Python memory of build + render (tracemalloc). Usage:
     python benchmarks/digest_build.py [--proposals 10000]
@@ -109,7 +110,6 @@ def main() -> None:
                 start=START,
                 end=END,
                 display_name=str,
-                limit_per_tag=None,
             )
             data = activity(DigestRepository(session), [full], "2027-W10", "Europe/Paris", {})
             markdown, page = render_week("2027-W10", [full], data, renderer=renderer, language="fr")
