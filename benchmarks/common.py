@@ -40,7 +40,7 @@ for _folder in (REPO, REPO / "tests" / "integration"):
 
 from matrix_people import Person  # noqa: E402
 
-from bot.local_homeserver import LocalHomeserver, RegisteredUser  # noqa: E402
+from bot.tools.local_homeserver import LocalHomeserver, RegisteredUser  # noqa: E402
 
 __all__ = [
     "REPO",

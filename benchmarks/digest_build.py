@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import BotConfig
-from bot.i18n import Translations
-from bot.messages import MessageRenderer
-from bot.room_settings import resolve
-from handlers.digest import RoomMessage, build_digest
-from handlers.digest_files import activity, render_week
+from bot.runtime.config import BotConfig
+from bot.runtime.messages import MessageRenderer
+from bot.runtime.room_settings import resolve
+from bot.text.i18n import Translations
+from handlers.digest.commands import RoomMessage, build_digest
+from handlers.digest.files import activity, render_week
 from storage.db import Database
 from storage.digests import DigestRepository
 from storage.proposal_models import Proposal, ProposalReaction, ProposalTag

@@ -49,14 +49,14 @@ from common import (
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse, SyncResponse
 from year_of_history import seed_year
 
-from handlers.retention import PURGE_STEP
+from handlers.privacy.retention import PURGE_STEP
 from storage.db import Database
 from storage.privacy import PrivacyRepository, PurgeReport
 from storage.state import ProcessedEventRepository
 
 ROOMS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 IN_FLIGHT = 8
-BOT_SYNC_FILTER: dict[str, Any] = {  # the bot's own filter (bot.sync.SYNC_FILTER)
+BOT_SYNC_FILTER: dict[str, Any] = {  # the bot's own filter (bot.matrix.sync.SYNC_FILTER)
     "presence": {"types": []},
     "account_data": {"types": []},
     "room": {

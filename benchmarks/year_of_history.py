@@ -26,9 +26,9 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Connection
 
 import storage.tables  # noqa: F401  (registers every table)
+from storage.agenda_models import AgendaItem, EventRsvp
 from storage.db import Database
 from storage.digest_models import DigestRun
-from storage.event_models import AgendaItem, EventRsvp
 from storage.models import OutboxMessage, ProcessedEvent, ScheduledTask
 from storage.poll_models import Poll, PollBallot
 from storage.proposal_models import Proposal, ProposalReaction, ProposalTag

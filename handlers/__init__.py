@@ -1,1 +1,1 @@
-"""Feature handlers: one module per feature (commands, reactions, poll events)."""
+"""The features: one package per feature, each with its commands, hooks, timers and messages."""

@@ -15,8 +15,8 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from storage.agenda_models import AgendaItem, EventRsvp
 from storage.digest_models import DigestRun
-from storage.event_models import AgendaItem, EventRsvp
 from storage.models import RoomSettings, ScheduledTask
 from storage.poll_models import Poll, PollBallot
 from storage.proposal_models import Proposal, ProposalReaction, ProposalTag

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Text, cast, func, or_, update
 from sqlmodel import Session, col, delete, select
 
+from storage.agenda_models import AgendaItem, EventRsvp
 from storage.digest_models import DigestRun
-from storage.event_models import AgendaItem, EventRsvp
 from storage.models import OutboxMessage
 from storage.poll_models import Poll, PollBallot
 from storage.privacy_models import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+import storage.agenda_models
 import storage.digest_models
-import storage.event_models
 import storage.models
 import storage.poll_models
 import storage.privacy_models

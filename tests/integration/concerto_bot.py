@@ -13,9 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.config import ENV_PREFIX
-from bot.local_homeserver import LocalHomeserver, RegisteredUser
-from bot.shipped_config import EXAMPLE, departures, env_name, environment
+from bot.runtime.config import ENV_PREFIX
+from bot.tools.local_homeserver import LocalHomeserver, RegisteredUser
+from bot.tools.shipped_config import EXAMPLE, departures, env_name, environment
 
 
 class BotProcess:
@@ -37,7 +37,7 @@ class BotProcess:
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen[bytes] | None = None
         # The shipped example itself: only what a deployment sets for itself comes from the
-        # environment (see bot.shipped_config), so the tests prove the shipped defaults.
+        # environment (see bot.tools.shipped_config), so the tests prove the shipped defaults.
         self.config_path.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
         settings = {
             ("matrix", "homeserver"): homeserver.url,

@@ -29,7 +29,12 @@ from concerto_bot import BotProcess
 from encrypted_people import EncryptedPerson, MakeEncrypted
 from matrix_people import MakePerson, MakeUser, Person, joined
 
-from bot.local_homeserver import INSTALL_HINT, LocalHomeserver, RegisteredUser, synapse_installed
+from bot.tools.local_homeserver import (
+    INSTALL_HINT,
+    LocalHomeserver,
+    RegisteredUser,
+    synapse_installed,
+)
 
 _HERE = Path(__file__).parent.resolve()
 

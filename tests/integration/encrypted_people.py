@@ -27,7 +27,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.local_homeserver import RegisteredUser
+from bot.tools.local_homeserver import RegisteredUser
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.local_homeserver import RegisteredUser
+from bot.tools.local_homeserver import RegisteredUser
 
 __all__ = [
     "MARKER_EVENT_TYPE",

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from concerto_bot import BotProcess
 
-from bot.local_homeserver import RegisteredUser
-from bot.shipped_config import departures
+from bot.tools.local_homeserver import RegisteredUser
+from bot.tools.shipped_config import departures
 
 
 def test_test_bots_run_the_shipped_example_and_refuse_a_departure(tmp_path):

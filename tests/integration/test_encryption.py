@@ -15,8 +15,8 @@ import vodozemac
 from encrypted_people import EncryptedPerson, MakeEncrypted, query_keys, raw_messages
 from matrix_people import MakeUser, Person
 
-from bot.gateway import MatrixGateway, SendError
-from bot.local_homeserver import LocalHomeserver
+from bot.matrix.gateway import MatrixGateway, SendError
+from bot.tools.local_homeserver import LocalHomeserver
 
 
 def notice_from(user_id: str, contains: str | None = None) -> Callable[[dict[str, Any]], bool]:

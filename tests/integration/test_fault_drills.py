@@ -21,7 +21,7 @@ from concerto_bot import BotProcess
 from conftest import joined
 from matrix_people import MARKER_EVENT_TYPE, Person, of_type, reaction_to, reply_to, text
 
-from bot.local_homeserver import LocalHomeserver
+from bot.tools.local_homeserver import LocalHomeserver
 
 POLL_START = "org.matrix.msc3381.poll.start"
 POLL_RESPONSE = "org.matrix.msc3381.poll.response"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from matrix_people import MakePerson, MakeUser
 
-from bot.gateway import MatrixGateway
-from bot.local_homeserver import LocalHomeserver
+from bot.matrix.gateway import MatrixGateway
+from bot.tools.local_homeserver import LocalHomeserver
 
 
 async def test_sent_event_is_found_by_its_transaction_id(

@@ -19,7 +19,7 @@ from matrix_people import (
     text,
 )
 
-from bot.local_homeserver import LocalHomeserver
+from bot.tools.local_homeserver import LocalHomeserver
 
 
 def _membership(user_id: str, membership: str) -> Predicate:

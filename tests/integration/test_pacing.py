@@ -13,8 +13,8 @@ from typing import Any
 
 from matrix_people import Person, reply_to
 
-from bot.config import load_config
-from bot.shipped_config import EXAMPLE
+from bot.runtime.config import load_config
+from bot.tools.shipped_config import EXAMPLE
 
 SHIPPED = load_config(EXAMPLE, environ={}).bot
 CATCHING_UP = "un peu plus lentement"

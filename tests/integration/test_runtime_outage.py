@@ -9,7 +9,7 @@ import pytest
 from concerto_bot import BotProcess
 from matrix_people import Person, joined, reply_to
 
-from bot.local_homeserver import LocalHomeserver
+from bot.tools.local_homeserver import LocalHomeserver
 
 
 async def test_homeserver_restart_is_survived_and_caught_up(bot_room, homeserver: LocalHomeserver):

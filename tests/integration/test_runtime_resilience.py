@@ -11,7 +11,7 @@ import urllib.request
 import nio
 from matrix_people import MatrixCallError, joined, reply_to
 
-from bot.local_homeserver import LocalHomeserver
+from bot.tools.local_homeserver import LocalHomeserver
 
 
 def left(user_id: str):

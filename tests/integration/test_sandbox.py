@@ -12,13 +12,22 @@ import sys
 import nio
 from matrix_people import Person, joined
 
-from bot.local_homeserver import RegisteredUser, free_port
+from bot.tools.local_homeserver import RegisteredUser, free_port
 
 
 async def test_sandbox_gives_a_working_bot_and_stops_cleanly(tmp_path):
     port = free_port()
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, then awaited in a thread
-        [sys.executable, "-m", "bot.cli", "sandbox", "--dir", str(tmp_path), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "bot.tools.cli",
+            "sandbox",
+            "--dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

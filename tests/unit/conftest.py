@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.clock import FrozenClock
+from bot.runtime.clock import FrozenClock
 from storage.db import Database
 
 POSTGRES_URL = os.environ.get("CONCERTO_TEST_POSTGRES_URL", "")

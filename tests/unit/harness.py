@@ -8,18 +8,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.app import Services, assemble
-from bot.clock import FrozenClock, to_millis
-from bot.config import Config, load_config
-from bot.gateway import SendError
-from bot.i18n import Translations
-from bot.intake import Intake
-from bot.messages import MessageRenderer
-from bot.outbox import Outbox
-from bot.pacing import Pacer
-from bot.router import Router
-from bot.shipped_config import EXAMPLE, environment
-from bot.timers import Timers
+from bot.matrix.gateway import SendError
+from bot.runtime.app import Services, assemble
+from bot.runtime.clock import FrozenClock, to_millis
+from bot.runtime.config import Config, load_config
+from bot.runtime.intake import Intake
+from bot.runtime.messages import MessageRenderer
+from bot.runtime.outbox import Outbox
+from bot.runtime.pacing import Pacer
+from bot.runtime.router import Router
+from bot.runtime.timers import Timers
+from bot.text.i18n import Translations
+from bot.tools.shipped_config import EXAMPLE, environment
 from storage.db import Database
 
 BOT = "@concerto:test"

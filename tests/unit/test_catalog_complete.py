@@ -6,7 +6,7 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 
-from bot.i18n import load_catalog
+from bot.text.i18n import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {"N_": None, "_": None, "UserError": None, "reply": None, "gettext": None}

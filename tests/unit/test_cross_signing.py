@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import vodozemac
 
-from bot.cross_signing import (
+from bot.matrix.cross_signing import (
     DEVICE_SIGNING_UPLOAD,
     QUERY,
     SIGNATURES_UPLOAD,
@@ -20,7 +20,7 @@ from bot.cross_signing import (
     ensure_cross_signed,
     verify_json,
 )
-from bot.crypto import crypto_files
+from bot.matrix.crypto import crypto_files
 
 USER = "@concerto:example.org"
 DEVICE = "BOTDEVICE"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nio.crypto import Olm
 
-from bot.crypto_store import CryptoStore
+from bot.matrix.crypto_store import CryptoStore
 
 USER, DEVICE, PICKLE_KEY = "@concerto:test", "CONCERTO", "pickle key"
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import dates
-from bot.dates import format_duration, format_offset, format_when
-from bot.i18n import load_catalog
+from bot.text import dates
+from bot.text.dates import format_duration, format_offset, format_when
+from bot.text.i18n import load_catalog
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")

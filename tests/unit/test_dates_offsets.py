@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import dates
-from bot.dates import DateError, format_offset, parse_offsets
-from bot.i18n import Message, Translations
+from bot.text import dates
+from bot.text.dates import DateError, format_offset, parse_offsets
+from bot.text.i18n import Message, Translations
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import dates
-from bot.dates import DateError, parse_when
-from bot.i18n import Message, Translations
+from bot.text import dates
+from bot.text.dates import DateError, parse_when
+from bot.text.i18n import Message, Translations
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")

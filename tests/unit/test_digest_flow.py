@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from harness import ROOM, Harness
 
-from bot.clock import FrozenClock
-from bot.messages import MAX_EVENT_BYTES
-from handlers.digest_messages import RoomMessage, SharedMessage, content_size
-from handlers.digest_model import NewProposal, ProposalLine, RoomDigest, group_by_tag
-from handlers.proposals import message_link
+from bot.runtime.clock import FrozenClock
+from bot.runtime.messages import MAX_EVENT_BYTES
+from handlers.digest.messages import RoomMessage, SharedMessage, content_size
+from handlers.digest.model import NewProposal, ProposalLine, RoomDigest, group_by_tag
+from handlers.proposals.commands import message_link
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
 

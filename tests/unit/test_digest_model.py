@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.digest_model import (
+from handlers.digest.model import (
     COMPACT_AFTER,
     OPENING_LENGTH,
     Block,

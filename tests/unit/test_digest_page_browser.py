@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import Translations
-from bot.messages import MessageRenderer
-from handlers.digest_files import render_week
-from handlers.digest_model import (
+from bot.runtime.messages import MessageRenderer
+from bot.text.i18n import Translations
+from handlers.digest.files import render_week
+from handlers.digest.model import (
     AgendaLine,
     NewProposal,
     ProposalLine,

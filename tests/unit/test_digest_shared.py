@@ -15,8 +15,8 @@ import pytest
 from harness import ROOM, Harness
 from sqlmodel import select
 
-from bot.clock import FrozenClock
-from bot.config import (
+from bot.runtime.clock import FrozenClock
+from bot.runtime.config import (
     BotConfig,
     Config,
     LoggingConfig,
@@ -25,10 +25,10 @@ from bot.config import (
     StorageConfig,
     validate,
 )
-from bot.messages import MAX_EVENT_BYTES
-from handlers.digest import ensure_schedules
-from handlers.digest_shared import SharedDigest
-from handlers.proposals import message_link
+from bot.runtime.messages import MAX_EVENT_BYTES
+from handlers.digest.commands import ensure_schedules
+from handlers.digest.shared import SharedDigest
+from handlers.proposals.commands import message_link
 from storage.models import ScheduledTask
 
 ORGANISER = "@org:test"

@@ -12,8 +12,8 @@ from harness import ROOM, Harness
 from icalendar import Calendar
 from sqlmodel import select
 
-from bot.messages import MAX_EVENT_BYTES, content_bytes
-from storage.event_models import AgendaItem, EventRsvp
+from bot.runtime.messages import MAX_EVENT_BYTES, content_bytes
+from storage.agenda_models import AgendaItem, EventRsvp
 from storage.models import ScheduledTask
 
 ORGANISER = "@orga:test"

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.event_args import parse_item_id, plan_reminders, reminder_due
+from handlers.agenda.args import parse_item_id, plan_reminders, reminder_due
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)

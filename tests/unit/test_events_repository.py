@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from storage.event_models import AgendaItem
-from storage.events import AgendaRepository
+from storage.agenda import AgendaRepository
+from storage.agenda_models import AgendaItem
 
 NOW = datetime(2026, 6, 15, 8, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.fields import FieldError, canonical_key, key_names, split_fields
+from bot.text.fields import FieldError, canonical_key, key_names, split_fields
 
 
 def test_fields_split_positional_and_options_on_semicolons_and_new_lines():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
-from bot.reference import (
+from bot.runtime.config import load_config
+from bot.tools.reference import (
     BEGIN,
     END,
     command_list,
@@ -19,7 +19,7 @@ from bot.reference import (
     generated_part,
     render_reference,
 )
-from handlers.settings import SETTINGS
+from handlers.settings.commands import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -132,7 +132,7 @@ def test_reference_lists_every_command_setting_and_key():
 
 def test_reference_follows_a_renamed_command(monkeypatch: pytest.MonkeyPatch):
     """The comparison really catches drift: a renamed command changes the output."""
-    from handlers import help as help_feature
+    from handlers.help import commands as help_feature
 
     original = help_feature.commands
 
@@ -198,14 +198,14 @@ def test_config_example_is_a_valid_configuration(tmp_path: Path):
 
 
 def test_cli_prints_the_reference(capsys: pytest.CaptureFixture[str]):
-    from bot.cli import main
+    from bot.tools.cli import main
 
     assert main(["reference", "--language", "en"]) == 0
     assert capsys.readouterr().out == render_reference("en")
 
 
 def test_cli_updates_a_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    from bot.cli import main
+    from bot.tools.cli import main
 
     target = tmp_path / "reference.md"
     target.write_text("# Reference\n", encoding="utf-8")

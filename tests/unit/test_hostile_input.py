@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import SQLModel, select
 
-from bot.context import UserError
-from bot.fields import FieldError, split_fields
-from bot.router import Permission, split_command
-from handlers.settings import SETTINGS, parse_digest_schedule
+from bot.runtime.context import UserError
+from bot.runtime.router import Permission, split_command
+from bot.text.fields import FieldError, split_fields
+from handlers.settings.commands import SETTINGS, parse_digest_schedule
 from storage.models import OutboxMessage, ScheduledTask
 
 MEMBER = "@member:test"

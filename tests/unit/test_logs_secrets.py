@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.logs import SecretFilter, TextFormatter
+from bot.runtime.logs import SecretFilter, TextFormatter
 
 
 def test_secrets_and_token_shapes_are_scrubbed():

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from harness import RecordingSender
 
-from bot.gateway import SendError
-from bot.outbox import Outbox
+from bot.matrix.gateway import SendError
+from bot.runtime.outbox import Outbox
 from storage.outbox import OutboxRepository
 
 

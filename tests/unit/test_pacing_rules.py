@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from harness import ROOM, Harness, shipped_config
 
-from bot.clock import FrozenClock
-from bot.pacing import FLOOD_QUIET, Pacer, Verdict
+from bot.runtime.clock import FrozenClock
+from bot.runtime.pacing import FLOOD_QUIET, Pacer, Verdict
 from storage.proposals import ProposalRepository
 
 NOW = datetime(2027, 5, 3, 9, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.poll_events import (
+from handlers.polls.events import (
     NUMBER_EMOJI,
     POLL_END_TYPES,
     POLL_RESPONSE_TYPES,

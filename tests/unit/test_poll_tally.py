@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.poll_events import Response
-from handlers.poll_tally import (
+from handlers.polls.events import Response
+from handlers.polls.tally import (
     Ballot,
     BallotSource,
     TallyResult,

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.context import UserError
-from bot.dates import DateError
-from bot.fields import FieldError
-from handlers.poll_args import parse_poll_id, parse_poll_request
+from bot.runtime.context import UserError
+from bot.text.dates import DateError
+from bot.text.fields import FieldError
+from handlers.polls.args import parse_poll_id, parse_poll_request
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2027, 5, 3, 8, 0, tzinfo=UTC)  # Monday 3 May 2027, 10:00 in Paris

@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.clock import FrozenClock, to_millis
-from bot.config import BotConfig
-from bot.context import Context, UserError
-from bot.i18n import Translations
-from bot.messages import MessageRenderer
-from bot.outbox import Outbox
-from bot.room_settings import resolve
-from bot.timers import Timers
-from handlers import polls as polls_module
-from handlers.poll_closing import poll_tally
-from handlers.poll_events import NUMBER_EMOJI
+from bot.runtime.clock import FrozenClock, to_millis
+from bot.runtime.config import BotConfig
+from bot.runtime.context import Context, UserError
+from bot.runtime.messages import MessageRenderer
+from bot.runtime.outbox import Outbox
+from bot.runtime.room_settings import resolve
+from bot.runtime.timers import Timers
+from bot.text.i18n import Translations
+from handlers.polls import commands as polls_module
+from handlers.polls.closing import poll_tally
+from handlers.polls.events import NUMBER_EMOJI
 from storage.db import Database
 from storage.models import OutboxMessage, ScheduledTask
 from storage.poll_models import Poll, PollBallot

@@ -11,8 +11,8 @@ import pytest
 from harness import ROOM, Harness
 from sqlmodel import select
 
-from bot.clock import to_millis
-from storage.event_models import AgendaItem, EventRsvp
+from bot.runtime.clock import to_millis
+from storage.agenda_models import AgendaItem, EventRsvp
 from storage.models import OutboxMessage
 from storage.poll_models import Poll, PollBallot
 from storage.privacy_models import PrivacyDirectRoom, PrivacyErasedProposal, PrivacyForgetRequest

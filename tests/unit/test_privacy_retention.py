@@ -12,15 +12,22 @@ import pytest
 from harness import BOT, ROOM, RecordingSender
 from sqlmodel import select
 
-from bot.app import Services
-from bot.clock import FrozenClock, to_millis
-from bot.config import BotConfig, Config, LoggingConfig, MatrixConfig, PrivacyConfig, StorageConfig
-from bot.i18n import Translations
-from bot.messages import MessageRenderer
-from bot.outbox import Outbox
-from bot.timers import Timers
-from handlers import retention
-from storage.event_models import AgendaItem, EventRsvp
+from bot.runtime.app import Services
+from bot.runtime.clock import FrozenClock, to_millis
+from bot.runtime.config import (
+    BotConfig,
+    Config,
+    LoggingConfig,
+    MatrixConfig,
+    PrivacyConfig,
+    StorageConfig,
+)
+from bot.runtime.messages import MessageRenderer
+from bot.runtime.outbox import Outbox
+from bot.runtime.timers import Timers
+from bot.text.i18n import Translations
+from handlers.privacy import retention
+from storage.agenda_models import AgendaItem, EventRsvp
 from storage.models import OutboxMessage, ProcessedEvent, ScheduledTask
 from storage.poll_models import Poll, PollBallot
 from storage.privacy_models import PrivacyForgetRequest

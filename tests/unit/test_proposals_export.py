@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.export import ExportError, export_proposals
+from bot.tools.cli import main
+from bot.tools.export import ExportError, export_proposals
 from storage.db import Database
 from storage.proposals import SUPPORT, ProposalRepository, TagSpelling
 

@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 
-from bot.clock import FrozenClock, to_millis
-from bot.config import BotConfig
-from bot.i18n import Translations
-from bot.intake import Intake
-from bot.messages import MessageRenderer
-from bot.outbox import Outbox
-from bot.pacing import Pacer
-from bot.router import Registry, Router
-from bot.timers import Timers
-from handlers import proposals
-from handlers.tags import MAX_PROPOSAL_LENGTH
+from bot.runtime.clock import FrozenClock, to_millis
+from bot.runtime.config import BotConfig
+from bot.runtime.intake import Intake
+from bot.runtime.messages import MessageRenderer
+from bot.runtime.outbox import Outbox
+from bot.runtime.pacing import Pacer
+from bot.runtime.router import Registry, Router
+from bot.runtime.timers import Timers
+from bot.text.i18n import Translations
+from handlers.proposals import commands as proposals
+from handlers.shared.tags import MAX_PROPOSAL_LENGTH
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.outbox import OutboxRepository

@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 import pytest
 
-from bot.config import SECTIONS, load_config
-from bot.shipped_config import ENVIRONMENT_KEYS, EXAMPLE, departures, env_name, environment
+from bot.runtime.config import SECTIONS, load_config
+from bot.tools.shipped_config import ENVIRONMENT_KEYS, EXAMPLE, departures, env_name, environment
 
 
 def test_code_defaults_are_the_shipped_example():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from bot.sync import SyncLoop
+from bot.matrix.sync import SyncLoop
 
 BOT = "@concerto:test"
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.i18n import LOCALE_DIR, Translator, load_catalog
-from handlers import tags as tags_module
-from handlers.tags import (
+from bot.text.i18n import LOCALE_DIR, Translator, load_catalog
+from handlers.shared import tags as tags_module
+from handlers.shared.tags import (
     MAX_PROPOSAL_LENGTH,
     MAX_TAG_LENGTH,
     MAX_TAGS,

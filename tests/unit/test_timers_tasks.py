@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.clock import SystemClock
-from bot.timers import TaskKind, TaskRun, Timers
+from bot.runtime.clock import SystemClock
+from bot.runtime.timers import TaskKind, TaskRun, Timers
 from storage.tasks import TaskRepository
 
 

@@ -1,0 +1,232 @@
+"""The sync loop: at-least-once intake, deduplicated, with the token saved after handling.
+
+- The sync token is stored only after every event of the batch is handled and committed,
+  so a crash replays the batch and ``processed_event`` makes the replay harmless.
+- A ``limited`` timeline (a burst larger than the sync returns) is completed from room
+  history between the previous token and the batch, so no message is lost.
+- On the very first start, and in a room the bot just joined, history from before the
+  bot was there is not handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import nio
+
+from bot.matrix.gateway import MatrixGateway, TransientError
+from bot.matrix.membership import Membership
+from bot.runtime.clock import Clock
+from bot.runtime.intake import Intake
+from storage.db import Database
+from storage.rooms import RoomSettingsRepository
+from storage.state import StateRepository
+
+log = logging.getLogger(__name__)
+
+SYNC_TOKEN = "sync_token"
+FILTER_ID = "sync_filter_id"
+SYNC_TIMEOUT_MS = 30_000
+MAX_BACKOFF_SECONDS = 5.0
+SYNC_FILTER: dict[str, Any] = {
+    "presence": {"types": []},
+    "account_data": {"types": []},
+    "room": {
+        "timeline": {"limit": 100},
+        "state": {"lazy_load_members": True},
+        "ephemeral": {"types": []},
+        "account_data": {"types": []},
+    },
+}
+MEMBERSHIP_CHANGES = ("leave", "ban")
+
+
+class SyncLoop:
+    def __init__(
+        self,
+        *,
+        gateway: MatrixGateway,
+        database: Database,
+        intake: Intake,
+        membership: Membership,
+        clock: Clock,
+        undecryptable: Callable[[str, list[dict[str, Any]]], Awaitable[None]] | None = None,
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.database = database
+        self.intake = intake
+        self.membership = membership
+        self.clock = clock
+        self.undecryptable = undecryptable  # messages still m.room.encrypted after the sync
+        self.on_reconnect = on_reconnect  # the homeserver answers again after failures
+        self.synced = asyncio.Event()  # set after the first successful sync (readiness)
+        self._stopping = asyncio.Event()
+        self._failures = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        filter_id = await self._filter_id()
+        with self.database.session() as session:
+            token = StateRepository(session).get(SYNC_TOKEN)
+        first = True
+        while not self._stopping.is_set():
+            response = await self._sync_once(token, filter_id, full_state=first)
+            if response is None:
+                continue
+            try:
+                complete = await self._handle(response, since=token)
+            except (TransientError, OSError, aiohttp.ClientError) as error:
+                # e.g. the homeserver vanished mid-batch: the token is not saved, so the batch
+                # comes again and already-handled events are skipped.
+                await self._backoff(error)
+                continue
+            if not complete:
+                return  # stopping mid-batch: the next start gets this batch again
+            token = response.next_batch
+            with self.database.session() as session:
+                StateRepository(session).set(SYNC_TOKEN, token)
+            await self.gateway.after_sync()
+            first = False
+            self.synced.set()
+
+    async def _filter_id(self) -> str | None:
+        with self.database.session() as session:
+            stored = StateRepository(session).get(FILTER_ID)
+        if stored:
+            return stored
+        while not self._stopping.is_set():
+            try:
+                filter_id = await self.gateway.upload_filter(SYNC_FILTER)
+            except TransientError as error:
+                await self._backoff(error)
+                continue
+            with self.database.session() as session:
+                StateRepository(session).set(FILTER_ID, filter_id)
+            return filter_id
+        return None
+
+    async def _sync_once(
+        self, token: str | None, filter_id: str | None, *, full_state: bool
+    ) -> nio.SyncResponse | None:
+        """One sync, abandoned at once if the bot is asked to stop (nothing is lost then)."""
+        sync = asyncio.ensure_future(
+            self.gateway.sync(
+                since=token,
+                timeout_ms=0 if full_state else SYNC_TIMEOUT_MS,
+                sync_filter=filter_id,
+                full_state=full_state,
+            )
+        )
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sync, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not sync.done():
+            sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sync
+            return None
+        try:
+            response = sync.result()
+        except TransientError as error:
+            await self._backoff(error)
+            return None
+        if self._failures:
+            log.info("homeserver reachable again after %d failed syncs", self._failures)
+            if self.on_reconnect is not None:
+                self.on_reconnect()
+        self._failures = 0
+        return response
+
+    async def _backoff(self, error: Exception) -> None:
+        self._failures += 1
+        # Short cap: a bot has one homeserver, and people wait for it to catch up.
+        delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(self._failures, 6))
+        log.warning("homeserver problem (%s); retrying in %.1f s", error, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    def _adopt_rooms(self, response: nio.SyncResponse) -> None:
+        """First start ever: remember the rooms, handle none of their history."""
+        with self.database.session() as session:
+            rooms = RoomSettingsRepository(session)
+            for room_id in response.rooms.join:
+                rooms.mark_joined(room_id, self.clock.now())
+
+    async def _handle(self, response: nio.SyncResponse, *, since: str | None) -> bool:
+        """Handle one sync batch; False if asked to stop before its end."""
+        for room_id, invite in response.rooms.invite.items():
+            state = [event.source for event in invite.invite_state if hasattr(event, "source")]
+            await self.membership.handle_invite(room_id, state)
+        if since is None:
+            self._adopt_rooms(response)
+            return True
+        for room_id, info in response.rooms.join.items():
+            if self._stopping.is_set():
+                return False
+            events = [event.source for event in info.timeline.events]
+            if info.timeline.limited and info.timeline.prev_batch:
+                # A failure here raises: the batch is retried rather than losing the gap.
+                gap = await self.gateway.messages_between(
+                    room_id, start=info.timeline.prev_batch, end=since
+                )
+                events = gap + events
+            events = self._after_own_join(room_id, events)
+            await self.intake.handle_room_events(room_id, events)
+            if self.undecryptable is not None:
+                locked = [e for e in events if e.get("type") == "m.room.encrypted"]
+                if locked:
+                    await self.undecryptable(room_id, locked)
+            await self._membership_effects(room_id, events)
+        return True
+
+    def _after_own_join(self, room_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Drop the history from before the bot joined, when its join is in this batch.
+
+        Only a real join counts (not a later profile change of the bot, which is also a
+        "join" membership event): the previous membership tells them apart.
+        """
+        for index in range(len(events) - 1, -1, -1):
+            event = events[index]
+            content = event.get("content")
+            unsigned = event.get("unsigned")
+            if not isinstance(content, dict):
+                continue
+            previous = unsigned.get("prev_content") if isinstance(unsigned, dict) else None
+            was_joined = isinstance(previous, dict) and previous.get("membership") == "join"
+            if (
+                event.get("type") == "m.room.member"
+                and event.get("state_key") == self.gateway.user_id
+                and content.get("membership") == "join"
+                and not was_joined
+            ):
+                with self.database.session() as session:
+                    RoomSettingsRepository(session).mark_joined(room_id, self.clock.now())
+                return events[index + 1 :]
+        return events
+
+    async def _membership_effects(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        someone_left = False
+        for event in events:
+            kind = event.get("type")
+            content = event.get("content")
+            if not isinstance(content, dict):
+                continue
+            if kind == "m.room.encryption":
+                await self.membership.room_became_encrypted(room_id)
+                return
+            if kind == "m.room.member" and content.get("membership") in MEMBERSHIP_CHANGES:
+                if event.get("state_key") == self.gateway.user_id:
+                    return
+                someone_left = True
+        if someone_left:
+            await self.membership.check_alone(room_id)

@@ -1,0 +1,1 @@
+"""Text: dates in French and English, field splitting, translations."""

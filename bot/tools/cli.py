@@ -1,0 +1,111 @@
+"""The `concerto` command: run, check-config, sandbox, export, reference."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from bot.runtime.config import ConfigError, load_config
+from bot.runtime.logs import setup_logging
+
+
+def _config_path(value: str | None) -> Path:
+    return Path(value or os.environ.get("CONCERTO_CONFIG") or "config.toml")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.runtime.app import App
+
+    try:
+        config = load_config(_config_path(args.config))
+    except ConfigError as error:
+        print("Configuration problems:\n" + str(error), file=sys.stderr)
+        return 1
+    setup_logging(
+        config.logging.level,
+        config.logging.format,
+        [config.matrix.password, config.matrix.access_token],
+    )
+    return asyncio.run(App(config).run())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = _config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(f"{path}: {len(error.problems)} problem(s):")
+        for problem in error.problems:
+            print(f"  - {problem}")
+        return 1
+    print(f"{path}: configuration is valid.\n{config.summary()}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from bot.tools.sandbox import run_sandbox
+
+    return run_sandbox(Path(args.dir), port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="concerto", description="Concerto Matrix bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("--config", "-c", help="configuration file (default config.toml)")
+    run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check-config", help="validate the configuration")
+    check.add_argument("--config", "-c", help="configuration file (default config.toml)")
+    check.set_defaults(func=cmd_check_config)
+    sandbox = sub.add_parser("sandbox", help="try Concerto on a throwaway local homeserver")
+    sandbox.add_argument("--dir", default=".sandbox", help="working folder (default .sandbox)")
+    sandbox.add_argument("--port", type=int, default=8008, help="homeserver port (default 8008)")
+    sandbox.set_defaults(func=cmd_sandbox)
+    export = sub.add_parser("export", help="export data for organisers (proposals)")
+    export.add_argument("what", choices=["proposals"], help="what to export")
+    export.add_argument("--room", help="only this room ID (default: every room)")
+    export.add_argument("--format", choices=["csv", "json", "md"], default="csv")
+    export.add_argument("--config", "-c", help="configuration file (default config.toml)")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(func=cmd_export)
+    reference = sub.add_parser("reference", help="print the command, settings and config tables")
+    reference.add_argument("--language", "-l", choices=["fr", "en"], default="fr")
+    reference.add_argument("--update", metavar="PAGE", help="rewrite that page's generated part")
+    reference.set_defaults(func=cmd_reference)
+    return parser
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from bot.tools.reference import render_reference, update_file
+
+    if args.update:
+        changed = update_file(Path(args.update), args.language)
+        print(f"{args.update}: {'updated' if changed else 'already up to date'}", file=sys.stderr)
+    else:
+        sys.stdout.write(render_reference(args.language))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.tools.export import run_export
+
+    try:
+        config = load_config(_config_path(args.config))
+    except ConfigError as error:
+        print("Configuration problems:\n" + str(error), file=sys.stderr)
+        return 1
+    return run_export(
+        config.database_url, what=args.what, room_id=args.room, fmt=args.format, output=args.output
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The agenda: events and deadlines, their announcements, RSVPs, reminders and the listing."""

@@ -1,0 +1,304 @@
+"""Events and deadlines: announce them, count RSVPs, remind people in time, list and export them.
+
+- `!événement` / `!échéance` (organisers) store the item, send the announcement (an m.notice
+  that repeats the date in words, the ID and the planned reminders) and schedule one timer per
+  reminder offset (`reminder:E7:1d`). The announcement's event ID is learnt from the outbox
+  (sent hook), so reactions on it can be read as RSVPs (✅ 🤔 ❌).
+- Reminders (`handlers/event_reminders.py`) are m.text with explicit mentions (the ✅ people
+  for events, nobody for deadlines); those due together in a room go out as one message.
+- `!agenda [ics]` (`handlers/agenda_view.py`) lists what is coming, or sends it as an
+  iCalendar file; `!annuler <id>` cancels an item and its pending reminders. Other features
+  (polls) plug their own ID prefixes into `!annuler` through ``cancellers``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session
+
+from bot.runtime.context import Context, UserError
+from bot.runtime.messages import notice_content
+from bot.runtime.room_settings import RoomView
+from bot.runtime.router import Command, Permission
+from bot.runtime.timers import TaskKind
+from bot.text.dates import format_duration, format_offset, format_when
+from bot.text.i18n import N_
+from handlers.agenda.args import (
+    KINDS,
+    Draft,
+    label,
+    parse_draft,
+    parse_item_id,
+    plan_reminders,
+)
+from handlers.agenda.reminders import Reminders
+from handlers.agenda.view import AgendaView
+from storage.agenda import DEADLINE, EVENT, AgendaRepository
+from storage.agenda_models import AgendaItem
+from storage.models import OutboxMessage
+
+if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
+    from bot.runtime.app import Feature, Services
+
+log = logging.getLogger(__name__)
+
+REMINDER_KINDS = {EVENT: "event_reminder", DEADLINE: "deadline_reminder"}
+ANNOUNCE_PREFIX = "agenda:announce:"
+RSVP_KEYS = {"✅": "going", "🤔": "maybe", "❌": "not_going"}
+
+# A feature that owns other short IDs (polls: "S") cancels them itself.
+Canceller = Callable[[Context, int], Awaitable[None]]
+
+
+def rsvp_answer(key: str) -> str | None:
+    """✅ / 🤔 / ❌ (with or without the emoji variation selector) → the answer, else None."""
+    return RSVP_KEYS.get(key.replace("\ufe0f", "").strip())
+
+
+class Agenda:
+    """The feature's handlers, holding the services they need."""
+
+    def __init__(self, services: Services, cancellers: Mapping[str, Canceller]) -> None:
+        self.services = services
+        self.cancellers = {prefix.upper(): fn for prefix, fn in cancellers.items()}
+
+    # --- creation ------------------------------------------------------------------------
+
+    async def evenement(self, ctx: Context) -> None:
+        await self._create(ctx, EVENT, ctx.room.event_reminders)
+
+    async def echeance(self, ctx: Context) -> None:
+        await self._create(ctx, DEADLINE, ctx.room.deadline_reminders)
+
+    async def _create(self, ctx: Context, kind: str, default_reminders: str) -> None:
+        now = ctx.clock.now()
+        tz = ctx.room.tz
+        draft = parse_draft(
+            ctx.args,
+            kind=kind,
+            now=now,
+            tz=tz,
+            language=ctx.language,
+            default_reminders=default_reminders,
+        )
+        planned, skipped = plan_reminders(draft.starts_at, draft.offsets, now=now, tz=tz)
+        item = AgendaRepository(ctx.session).add(
+            AgendaItem(
+                kind=kind,
+                room_id=ctx.room_id,
+                title=draft.title,
+                starts_at=draft.starts_at,
+                ends_at=draft.ends_at,
+                place=draft.place,
+                link=draft.link,
+                reminders=", ".join(format_offset(r.offset, language="fr") for r in planned),
+                timezone=ctx.room.timezone,
+                author=ctx.sender,
+                created_at=now,
+            )
+        )
+        for reminder in planned:
+            ctx.timers.add(
+                ctx.session,
+                key=f"reminder:{label(item)}:{reminder.key_suffix}",
+                kind=REMINDER_KINDS[kind],
+                room_id=ctx.room_id,
+                due_at=reminder.due_at,
+                payload={
+                    "item_id": item.id,
+                    "label": label(item),
+                    "title": item.title,
+                    "offset_minutes": int(reminder.offset.total_seconds() // 60),
+                    "starts_at": item.starts_at.isoformat(),
+                    "timezone": item.timezone,
+                },
+            )
+        rendered = ctx.renderer.render(
+            "events_announcement",
+            ctx.language,
+            **self._announcement_data(item, draft, ctx.room, now, planned, skipped),
+        )
+        ctx.send(
+            f"{ANNOUNCE_PREFIX}{item.id}", notice_content(rendered, thread_root=ctx.thread_root)
+        )
+
+    def _announcement_data(
+        self,
+        item: AgendaItem,
+        draft: Draft,
+        room: RoomView,
+        now: datetime,
+        planned: list[Any],
+        skipped: list[timedelta],
+    ) -> dict[str, Any]:
+        language, tz = room.language, room.tz
+        return {
+            "kind": item.kind,
+            "label": label(item),
+            "title": item.title,
+            "when": format_when(item.starts_at, tz=tz, language=language),
+            "end": format_when(item.ends_at, tz=tz, language=language) if item.ends_at else "",
+            "place": item.place or "",
+            "link": item.link or "",
+            "countdown": format_duration(item.starts_at - now, language=language),
+            "reminders": [format_offset(r.offset, language=language) for r in planned],
+            "skipped": [format_offset(offset, language=language) for offset in skipped],
+            "asked_reminders": bool(draft.offsets),
+        }
+
+    def on_announced(self, session: Session, message: OutboxMessage) -> None:
+        """Remember which Matrix event announces which item (reactions on it are RSVPs)."""
+        item_id = message.key.removeprefix(ANNOUNCE_PREFIX)
+        if item_id.isdigit() and message.event_id:
+            AgendaRepository(session).mark_announced(int(item_id), message.event_id)
+
+    # --- RSVPs ---------------------------------------------------------------------------
+
+    async def on_reaction(self, ctx: Context, target_event_id: str, key: str) -> None:
+        answer = rsvp_answer(key)
+        if answer is None:
+            return
+        repository = AgendaRepository(ctx.session)
+        item = repository.get_by_announcement(ctx.room_id, target_event_id)
+        if item is None or item.kind != EVENT or item.status != "active" or item.id is None:
+            return
+        repository.add_rsvp(item.id, ctx.sender, answer, ctx.event_id, ctx.origin_ts)
+
+    async def on_redaction(self, ctx: Context, redacted_event_id: str) -> None:
+        AgendaRepository(ctx.session).delete_rsvp_by_reaction(redacted_event_id)
+
+    # --- cancellation --------------------------------------------------------------------
+
+    async def annuler(self, ctx: Context) -> None:
+        parsed = parse_item_id(ctx.args)
+        if parsed is None:
+            raise UserError(
+                "Give the ID of what to cancel, e.g. {example}. IDs here: {ids}.",
+                example="!annuler E7",
+                ids=self._ids_here(ctx),
+            )
+        prefix, number = parsed
+        if prefix in self.cancellers:
+            await self.cancellers[prefix](ctx, number)
+            return
+        kind = KINDS.get(prefix)
+        if kind is None:
+            raise UserError(
+                "“{text}” is not an ID that can be cancelled. Valid IDs start with {prefixes}; "
+                "here: {ids}.",
+                text=ctx.args.strip(),
+                prefixes=", ".join(sorted({*KINDS, *self.cancellers})),
+                ids=self._ids_here(ctx),
+            )
+        repository = AgendaRepository(ctx.session)
+        item = repository.get_in_room(number, ctx.room_id, kind)
+        if item is None:
+            raise UserError(
+                "There is no {id} in this room. IDs here: {ids}.",
+                id=f"{prefix}{number}",
+                ids=self._ids_here(ctx),
+            )
+        if item.status == "cancelled":
+            raise UserError("{id} is already cancelled.", id=label(item))
+        if item.author != ctx.sender and not await ctx.is_organiser():
+            raise UserError(
+                "Only organisers or the person who announced {id} can cancel it.", id=label(item)
+            )
+        repository.mark_cancelled(item, ctx.clock.now())
+        ctx.timers.cancel(ctx.session, f"reminder:{label(item)}:")
+        when = format_when(item.starts_at, tz=ctx.room.tz, language=ctx.language)
+        if item.kind == EVENT:
+            ctx.reply(
+                "Event {id} “{title}” ({when}) is cancelled; its reminders will not be sent.",
+                id=label(item),
+                title=item.title,
+                when=when,
+            )
+        else:
+            ctx.reply(
+                "Deadline {id} “{title}” ({when}) is cancelled; its reminders will not be sent.",
+                id=label(item),
+                title=item.title,
+                when=when,
+            )
+
+    def _ids_here(self, ctx: Context) -> str:
+        items = AgendaRepository(ctx.session).list_upcoming(ctx.room_id, ctx.clock.now())
+        if not items:
+            return ctx.t(N_("none planned"))
+        return ", ".join(label(item) for item in items)
+
+
+def feature(services: Services, cancellers: Mapping[str, Canceller] | None = None) -> Feature:
+    """Commands, RSVP hooks, reminder timers and the announcement hook of the agenda."""
+    from bot.runtime.app import Feature
+    from bot.runtime.intake import Hooks
+
+    agenda = Agenda(services, cancellers or {})
+    commands = [
+        Command(
+            name="événement",
+            aliases=("event",),
+            handler=agenda.evenement,
+            summary=N_("announce an event; reminders before it"),
+            usage=N_(
+                "<title> ; <when> [; place: …] [; link: …] [; end: <when>] "
+                "[; reminders: 7d, 1d, 1h]"
+            ),
+            examples=(
+                N_("event Digital day ; May 11 9:30am ; place: MAME Tours"),
+                N_("event Group meeting ; next tuesday 2pm ; end: 4pm ; reminders: 1d, 1h"),
+            ),
+            permission=Permission.ORGANISERS,
+            details=N_(
+                "People answer with a reaction on the announcement: ✅ going, 🤔 maybe, "
+                "❌ not going. Reminders ping those who answered ✅."
+            ),
+        ),
+        Command(
+            name="échéance",
+            aliases=("deadline",),
+            handler=agenda.echeance,
+            summary=N_("announce a deadline; countdown reminders"),
+            usage=N_("<title> ; <when> [; link: …] [; reminders: 14d, 7d, 1d]"),
+            examples=(N_("deadline Contributions due ; June 30 11:59pm ; reminders: 7d, 1d"),),
+            permission=Permission.ORGANISERS,
+        ),
+        Command(
+            name="agenda",
+            aliases=("upcoming",),
+            handler=AgendaView(services).agenda,
+            summary=N_("upcoming events and deadlines of this room, with their IDs and answers"),
+            usage=N_("[ics]"),
+            examples=(N_("upcoming"), N_("upcoming ics")),
+            details=N_("With ics, the bot sends the agenda as a calendar file (.ics)."),
+        ),
+        Command(
+            name="annuler",
+            aliases=("cancel",),
+            handler=agenda.annuler,
+            summary=N_("cancel an event, a deadline or a poll (organisers or its author)"),
+            usage=N_("<id>"),
+            examples=(N_("cancel E7"),),
+        ),
+    ]
+    reminders = Reminders(services)
+    task_kinds = [
+        TaskKind(
+            name,
+            reminders.fire,
+            reminders.describe_missed,
+            fire_together=reminders.fire_together,
+        )
+        for name in REMINDER_KINDS.values()
+    ]
+    return Feature(
+        commands=commands,
+        hooks=Hooks(reactions=[agenda.on_reaction], redactions=[agenda.on_redaction]),
+        task_kinds=task_kinds,
+        sent_hooks=[(ANNOUNCE_PREFIX, agenda.on_announced)],
+    )

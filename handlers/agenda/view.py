@@ -1,0 +1,146 @@
+"""`!agenda [ics]`: what is coming in a room, as a list with RSVP counts or as a calendar file.
+
+Kept apart from the announcing and cancelling commands (handlers/events.py): it only reads.
+The calendar has stable UIDs (`event-E7@concerto`) so a calendar app updates rather than
+duplicates, and times in the room's timezone.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
+
+from bot.runtime.context import Context, UserError
+from bot.text.dates import format_duration, format_when
+from handlers.agenda.args import label
+from storage.agenda import DEADLINE, AgendaRepository
+from storage.agenda_models import AgendaItem
+
+if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
+    from bot.runtime.app import Services
+
+log = logging.getLogger(__name__)
+
+
+def item_fields(item: AgendaItem, *, tz: ZoneInfo, language: str) -> dict[str, Any]:
+    """What every message about an item shows: its kind, ID, title, date in words, place, link."""
+    return {
+        "kind": item.kind,
+        "label": label(item),
+        "title": item.title,
+        "when": format_when(item.starts_at, tz=tz, language=language),
+        "place": item.place or "",
+        "link": item.link or "",
+    }
+
+
+class AgendaView:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    # --- agenda --------------------------------------------------------------------------
+
+    async def agenda(self, ctx: Context) -> None:
+        argument = ctx.args.strip().casefold()
+        if argument not in ("", "ics", "ical", "icalendar"):
+            raise UserError(
+                "Unknown option “{text}”: write {plain} for the list or {ics} for a calendar file.",
+                text=ctx.args.strip(),
+                plain="!agenda",
+                ics="!agenda ics",
+            )
+        now = ctx.clock.now()
+        repository = AgendaRepository(ctx.session)
+        items = repository.list_upcoming(ctx.room_id, now)
+        if not items:
+            ctx.reply(
+                "Nothing planned in this room. Organisers announce events with {event} "
+                "and deadlines with {deadline}.",
+                event="!événement",
+                deadline="!échéance",
+            )
+            return
+        if argument:
+            await self._send_calendar(ctx, items, now)
+            return
+        language, tz = ctx.language, ctx.room.tz
+        entries = []
+        for item in items:
+            counts = repository.rsvp_counts(item.id) if item.id is not None else {}
+            entries.append(
+                {
+                    **item_fields(item, tz=tz, language=language),
+                    "countdown": format_duration(item.starts_at - now, language=language),
+                    "started": item.starts_at <= now,
+                    "going": counts.get("going", 0),
+                    "maybe": counts.get("maybe", 0),
+                    "not_going": counts.get("not_going", 0),
+                }
+            )
+        ctx.reply_template("events_agenda", entries=entries)
+
+    async def _send_calendar(self, ctx: Context, items: list[AgendaItem], now: datetime) -> None:
+        data = agenda_calendar(items, tz=ctx.room.tz, now=now)
+        filename = "agenda.ics"
+        try:
+            gateway = self.services.gateway
+            location = await gateway.upload_file(
+                data,
+                content_type="text/calendar",
+                filename=filename,
+                encrypt=gateway.is_encrypted(ctx.room_id),
+            )
+        except Exception:
+            log.exception("calendar upload failed", extra={"room_id": ctx.room_id})
+            raise UserError(
+                "The calendar file could not be uploaded right now; please try again later."
+            ) from None
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": filename,
+            "filename": filename,
+            **location,
+            "info": {"mimetype": "text/calendar", "size": len(data)},
+            "m.mentions": {},
+        }
+        if ctx.thread_root:
+            content["m.relates_to"] = {
+                "rel_type": "m.thread",
+                "event_id": ctx.thread_root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": ctx.event_id},
+            }
+        else:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": ctx.event_id}}
+        ctx.send(f"ics:{ctx.event_id}", content)
+
+
+def agenda_calendar(items: list[AgendaItem], *, tz: ZoneInfo, now: datetime) -> bytes:
+    """An iCalendar file of the items: stable UIDs, times in the room's timezone."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Concerto//agenda//FR")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    for item in items:
+        entry = CalendarEvent()
+        entry.add("uid", f"{item.kind}-{label(item)}@concerto")
+        entry.add("dtstamp", now.astimezone(UTC))
+        entry.add("dtstart", item.starts_at.astimezone(tz))
+        if item.ends_at is not None:
+            entry.add("dtend", item.ends_at.astimezone(tz))
+        entry.add("summary", item.title)
+        if item.place:
+            entry.add("location", item.place)
+        if item.link:
+            entry.add("url", item.link)
+            entry.add("description", item.link)
+        if item.kind == DEADLINE:
+            entry.add("categories", ["DEADLINE"])
+        calendar.add_component(entry)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()

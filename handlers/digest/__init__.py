@@ -1,0 +1,1 @@
+"""The weekly digest: built per room, posted, gathered into the shared digest and files."""

@@ -1,0 +1,1 @@
+"""Help (!aide): the commands a person may use here, and one command's details."""

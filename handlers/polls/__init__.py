@@ -1,0 +1,1 @@
+"""Polls: native Matrix polls, their ballots (native and emoji), closing and results."""

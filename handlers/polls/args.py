@@ -1,0 +1,118 @@
+"""Reading `!sondage` arguments and poll IDs (`S2`), with a precise refusal for each mistake.
+
+Kept apart from the handlers so the rules (how many answers, which fields, what counts as the
+same answer twice) can be read and tested on their own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.runtime.context import UserError
+from bot.runtime.router import fold
+from bot.text.dates import parse_when
+from bot.text.fields import MSG_UNKNOWN_KEY, FieldError, key_names, split_fields
+from bot.text.i18n import N_, Message
+from handlers.polls.events import MAX_ANSWER_LENGTH, MAX_ANSWERS, MIN_ANSWERS
+
+MAX_QUESTION_LENGTH = 500
+POLL_OPTIONS = frozenset({"end", "choices"})
+EXAMPLE = "!sondage Quel jour pour l'atelier ? ; mardi ; jeudi ; fin: vendredi 18h"
+ID_PATTERN = re.compile(r"^[sS]?(\d{1,9})$")
+
+
+@dataclass(frozen=True)
+class PollRequest:
+    """A valid `!sondage` command: what to ask, the answers, how many choices, when it ends."""
+
+    question: str
+    answers: tuple[str, ...]
+    max_selections: int
+    closes_at: datetime | None
+
+
+def _same_answer_key(text: str) -> str:
+    """Case-, accent- and space-insensitive form: duplicate answers are compared so."""
+    return " ".join(fold(text).split())
+
+
+def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> PollRequest:
+    """Read `!sondage` arguments; raise UserError (or DateError) with a precise reason."""
+    positional, options = split_fields(text)
+    unexpected = set(options) - POLL_OPTIONS
+    if unexpected:  # e.g. "lieu: …": a known field, but not one of a poll's
+        raise FieldError(
+            Message(
+                MSG_UNKNOWN_KEY, {"key": sorted(unexpected)[0], "keys": key_names(POLL_OPTIONS)}
+            )
+        )
+    if not positional:
+        raise UserError(
+            N_("Give a question and at least two options separated by “;”, e.g. {example}"),
+            example=EXAMPLE,
+        )
+    question, answers = positional[0], positional[1:]
+    if len(question) > MAX_QUESTION_LENGTH:
+        raise UserError(
+            N_("The question is too long: at most {max} characters."), max=MAX_QUESTION_LENGTH
+        )
+    if len(answers) < MIN_ANSWERS:
+        raise UserError(
+            N_(
+                "A poll needs at least {min} options separated by “;” (got {count}), e.g. {example}"
+            ),
+            min=MIN_ANSWERS,
+            count=len(answers),
+            example=EXAMPLE,
+        )
+    if len(answers) > MAX_ANSWERS:
+        raise UserError(
+            N_("A poll can have at most {max} options (got {count})."),
+            max=MAX_ANSWERS,
+            count=len(answers),
+        )
+    seen: dict[str, str] = {}
+    for answer in answers:
+        if len(answer) > MAX_ANSWER_LENGTH:
+            raise UserError(
+                N_("The option “{option}…” is too long: at most {max} characters."),
+                option=answer[:30],
+                max=MAX_ANSWER_LENGTH,
+            )
+        key = _same_answer_key(answer)
+        if key in seen:
+            raise UserError(
+                N_("The option “{option}” is given twice (as “{first}” and “{second}”)."),
+                option=answer,
+                first=seen[key],
+                second=answer,
+            )
+        seen[key] = answer
+    max_selections = 1
+    if "choices" in options:
+        value = options["choices"]
+        if not value.isdigit() or not 1 <= int(value) <= len(answers):
+            raise UserError(
+                N_(
+                    "The number of choices “{value}” is not valid: give a number from 1 to "
+                    "{max} (the number of options)."
+                ),
+                value=value,
+                max=len(answers),
+            )
+        max_selections = int(value)
+    closes_at = None
+    if "end" in options:
+        closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
+    return PollRequest(question, tuple(answers), max_selections, closes_at)
+
+
+def parse_poll_id(text: str) -> int:
+    """`S2`, `s2` or `2` → 2; anything else is a UserError with an example."""
+    match = ID_PATTERN.match(text.strip())
+    if not match:
+        raise UserError(N_("Give the poll's ID, e.g. {example}."), example="!clore S2")
+    return int(match.group(1))

@@ -1,0 +1,197 @@
+"""Closing a poll: recount its stored ballots, keep the counts, post the results.
+
+A poll closes by `!clore`, by its `poll_close` timer (`poll_close:S2`) or by a person's poll
+end event; all three go through ``Closer`` so the results look the same and are posted once
+(stable outbox keys). The tally is always recomputed from the stored ballots with
+``handlers.polls.tally``, never kept as running counts, so late or removed votes cannot skew it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.runtime.clock import to_millis
+from bot.runtime.config import BotConfig
+from bot.runtime.messages import MessageRenderer, notice_content
+from bot.runtime.outbox import Outbox
+from bot.runtime.room_settings import resolve
+from bot.runtime.timers import TaskRun, Timers
+from bot.text.i18n import N_
+from handlers.polls.events import UNSTABLE_END, build_poll_end, vote_emoji
+from handlers.polls.tally import Ballot, TallyResult, tally
+from storage.models import ScheduledTask
+from storage.poll_models import Poll, PollBallot
+from storage.polls import PollRepository
+from storage.rooms import RoomSettingsRepository
+
+TASK_KIND = "poll_close"
+
+
+def close_task_key(poll: Poll) -> str:
+    """The stable key of a poll's closing timer: `poll_close:S2`."""
+    return f"{TASK_KIND}:{poll.short_id}"
+
+
+def end_event_key(poll: Poll) -> str:
+    """The outbox key of a poll's end event: one per poll, whether it was closed or cancelled."""
+    return f"pollend:{poll.short_id}"
+
+
+def _ballot(row: PollBallot) -> Ballot:
+    source = row.source if row.source in ("native", "reaction", "reaction_removed") else "native"
+    return Ballot(
+        voter=row.voter,
+        ts=row.ts,
+        event_id=row.event_id,
+        selections=tuple(row.selections),
+        source=source,  # type: ignore[arg-type]
+        malformed=row.malformed,
+    )
+
+
+def answer_ids(poll: Poll) -> list[str]:
+    """The poll's answer IDs, in the order they were offered."""
+    return [answer_id for answer_id, _ in poll.answers]
+
+
+def poll_tally(session: Session, poll: Poll, end: datetime | None = None) -> TallyResult:
+    """Recompute a poll's tally from its stored ballots (votes after ``end`` are ignored)."""
+    assert poll.id is not None
+    end = end or poll.closed_at
+    ballots = [_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
+    end_ts = to_millis(end) if end is not None else None
+    return tally(answer_ids(poll), poll.max_selections, ballots, end_ts)
+
+
+def _result_snapshot(poll: Poll, result: TallyResult) -> dict[str, Any]:
+    """What is stored at the close: counts only, never who voted what (vote privacy)."""
+    return {
+        "counts": dict(result.counts),
+        "percentages": dict(result.percentages),
+        "voters": result.voters,
+        "spoiled": result.spoiled,
+        "winners": list(result.winners),
+    }
+
+
+def _rows(poll: Poll, result: TallyResult) -> list[dict[str, Any]]:
+    """One results line per answer, in poll order, with its number emoji."""
+    return [
+        {
+            "emoji": vote_emoji(index) or f"{index + 1}.",
+            "text": text,
+            "count": result.counts.get(answer_id, 0),
+            "percent": result.percentages.get(answer_id, 0),
+            "winner": answer_id in result.winners,
+        }
+        for index, (answer_id, text) in enumerate(poll.answers)
+    ]
+
+
+@dataclass
+class Closer:
+    """Closes polls from a command, a timer or a person's poll end event."""
+
+    outbox: Outbox
+    renderer: MessageRenderer
+    timers: Timers
+
+    def close(
+        self,
+        session: Session,
+        poll: Poll,
+        *,
+        end: datetime,
+        closed_by: str | None,
+        language: str,
+        send_end_event: bool,
+        reply_to: str | None = None,
+        late: bool = False,
+        cancel_timer: bool = True,
+    ) -> TallyResult:
+        """Store the result at ``end``, tell clients the poll ended (if asked), post results."""
+        result = poll_tally(session, poll, end)
+        PollRepository(session).mark_closed(
+            poll, closed_at=end, closed_by=closed_by, result=_result_snapshot(poll, result)
+        )
+        if cancel_timer:
+            self.timers.cancel(session, close_task_key(poll))
+        texts = dict(poll.answers)
+        winners = [texts[answer_id] for answer_id in result.winners]
+        if send_end_event and poll.start_event_id:
+            if winners:
+                summary = self.renderer.text(
+                    language,
+                    N_("Poll {poll} is closed. Winning answer: {winners}"),
+                    poll=poll.short_id,
+                    winners=", ".join(winners),
+                )
+            else:
+                summary = self.renderer.text(
+                    language, N_("Poll {poll} is closed. No votes."), poll=poll.short_id
+                )
+            self.outbox.enqueue(
+                session,
+                key=end_event_key(poll),
+                room_id=poll.room_id,
+                content=build_poll_end(poll.start_event_id, summary.body),
+                event_type=UNSTABLE_END,
+            )
+        rendered = self.renderer.render(
+            "polls_results",
+            language,
+            poll_id=poll.short_id,
+            question=poll.question,
+            rows=_rows(poll, result),
+            voters=result.voters,
+            spoiled=result.spoiled,
+            winners=winners,
+            late=late,
+        )
+        self.outbox.enqueue(
+            session,
+            key=f"pollresults:{poll.short_id}",
+            room_id=poll.room_id,
+            content=notice_content(rendered, reply_to=reply_to),
+        )
+        return result
+
+
+@dataclass
+class ClosingTimer:
+    """The `poll_close` task: closes a poll at its end time, in its room's language."""
+
+    closer: Closer
+    defaults: BotConfig
+
+    async def fire(self, run: TaskRun) -> None:
+        """Close the poll unless it was closed or cancelled meanwhile."""
+        poll_id = run.task.payload.get("poll_id")
+        poll = PollRepository(run.session).get(poll_id) if isinstance(poll_id, int) else None
+        if poll is None or poll.status != "open":
+            return
+        stored = RoomSettingsRepository(run.session).get(poll.room_id)
+        room = resolve(poll.room_id, stored, self.defaults)
+        self.closer.close(
+            run.session,
+            poll,
+            end=run.task.due_at,
+            closed_by=None,
+            language=room.language,
+            send_end_event=poll.origin == "command",
+            late=run.is_late,
+            cancel_timer=False,
+        )
+
+    def describe_missed(self, task: ScheduledTask, language: str) -> str:
+        """How a closing missed while the bot was down is listed."""
+        poll_id = task.payload.get("poll_id")
+        return self.closer.renderer.text(
+            language,
+            N_("Poll S{id} was not closed on time: close it with !clore S{id}."),
+            id=poll_id,
+        ).body

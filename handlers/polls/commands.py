@@ -1,0 +1,260 @@
+"""`!sondage` / `!poll` and `!clore` / `!close`: native polls that every client can answer.
+
+The bot sends an MSC3381 poll start event (Element renders it) and a short notice listing the
+answers with number emoji, for clients that do not show polls. This module holds the commands,
+the notice and the wiring; the rest of the feature lives next to it:
+
+- ``handlers.polls.args``: reading `!sondage` arguments and poll IDs;
+- ``handlers.polls.intake``: votes from native responses (unstable and stable types) and
+  number-emoji reactions on either event, redactions, and polls people start or end from
+  their own client, all stored as ballots;
+- ``handlers.polls.closing``: recounting the ballots with ``handlers.polls.tally`` and posting
+  the results, by `!clore`, by the closing timer or by a poll end event;
+- ``handlers.polls.events``: the MSC3381 event shapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
+
+from bot.runtime.context import Context, UserError
+from bot.runtime.messages import notice_content
+from bot.runtime.router import Command, Permission
+from bot.runtime.timers import TaskKind
+from bot.text.dates import format_when
+from bot.text.i18n import N_
+from handlers.polls.args import parse_poll_id, parse_poll_request
+from handlers.polls.closing import (
+    TASK_KIND,
+    Closer,
+    ClosingTimer,
+    close_task_key,
+    end_event_key,
+)
+from handlers.polls.events import (
+    UNSTABLE_END,
+    UNSTABLE_START,
+    build_poll_end,
+    build_poll_start,
+    vote_emoji,
+)
+from handlers.polls.intake import PollIntake
+from storage.models import OutboxMessage
+from storage.poll_models import Poll
+from storage.polls import PollRepository
+
+if TYPE_CHECKING:
+    from bot.matrix.gateway import MatrixGateway
+    from bot.runtime.app import Feature, Services
+
+log = logging.getLogger(__name__)
+
+SENT_PREFIX = "poll:"
+MSG_MAY_NOT_CLOSE = N_(
+    "Only the author of poll {poll} or an organiser (power level {level} or more) can close it."
+)
+MSG_MAY_NOT_CANCEL = N_(
+    "Only the author of poll {poll} or an organiser (power level {level} or more) can cancel it."
+)
+
+
+class PollCommands:
+    """`!sondage` and `!clore`, sharing one Closer with the intake and the timer."""
+
+    def __init__(self, closer: Closer, gateway: MatrixGateway) -> None:
+        self.closer = closer
+        self.gateway = gateway
+
+    async def sondage(self, ctx: Context) -> None:
+        """Start a poll: store it, send the poll event and the notice, set its closing timer."""
+        request = parse_poll_request(
+            ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language
+        )
+        content, ids = build_poll_start(
+            request.question, list(request.answers), request.max_selections
+        )
+        repository = PollRepository(ctx.session)
+        poll = repository.add(
+            room_id=ctx.room_id,
+            author=ctx.sender,
+            question=request.question,
+            answers=list(zip(ids, request.answers, strict=True)),
+            max_selections=request.max_selections,
+            created_at=ctx.clock.now(),
+            closes_at=request.closes_at,
+            command_event_id=ctx.event_id,
+        )
+        ctx.send(f"{SENT_PREFIX}{poll.short_id}:start", content, event_type=UNSTABLE_START)
+        if request.closes_at is not None:
+            ctx.timers.add(
+                ctx.session,
+                key=close_task_key(poll),
+                kind=TASK_KIND,
+                room_id=ctx.room_id,
+                due_at=request.closes_at,
+                payload={"poll_id": poll.id},
+            )
+        send_notice(ctx, poll, ctx.event_id)
+
+    async def clore(self, ctx: Context) -> None:
+        """Close a poll now (author or organisers) and post its results."""
+        poll = await _poll_for_author(ctx, ctx.args, MSG_MAY_NOT_CLOSE)
+        if poll.status != "open":
+            _refuse_finished(ctx, poll)
+        end = ctx.origin_ts if ctx.origin_ts <= ctx.clock.now() else ctx.clock.now()
+        self.closer.close(
+            ctx.session,
+            poll,
+            end=end,
+            closed_by=ctx.sender,
+            language=ctx.language,
+            # A poll started from a client ends for everyone only if the bot may redact here.
+            send_end_event=(
+                poll.origin == "command" or await self.gateway.may_redact_others(ctx.room_id)
+            ),
+            reply_to=ctx.event_id,
+        )
+
+
+def send_notice(ctx: Context, poll: Poll, reply_to: str) -> None:
+    """The confirmation: ID, answers with their number emoji, closing time, how to close."""
+    closes = (
+        format_when(poll.closes_at, tz=ctx.room.tz, language=ctx.language)
+        if poll.closes_at
+        else None
+    )
+    rendered = ctx.renderer.render(
+        "polls_started",
+        ctx.language,
+        poll_id=poll.short_id,
+        question=poll.question,
+        answers=[
+            {"emoji": vote_emoji(index) or "", "text": text}
+            for index, (_, text) in enumerate(poll.answers)
+        ],
+        max_selections=poll.max_selections,
+        closes=closes,
+        origin=poll.origin,
+    )
+    ctx.send(
+        f"{SENT_PREFIX}{poll.short_id}:notice",
+        notice_content(rendered, reply_to=reply_to, thread_root=ctx.thread_root),
+    )
+
+
+def on_sent(session: Session, message: OutboxMessage) -> None:
+    """Learn the event IDs of the bot's poll start and notice (`poll:S2:start|notice`)."""
+    parts = message.key.split(":")
+    if len(parts) != 3 or not parts[1].startswith("S") or not parts[1][1:].isdigit():
+        return
+    poll = PollRepository(session).get(int(parts[1][1:]))
+    if poll is None or message.event_id is None:
+        return
+    if parts[2] == "start":
+        PollRepository(session).update(poll, start_event_id=message.event_id)
+    elif parts[2] == "notice":
+        PollRepository(session).update(poll, notice_event_id=message.event_id)
+
+
+def _refuse_finished(ctx: Context, poll: Poll) -> None:
+    when = (
+        format_when(poll.closed_at, tz=ctx.room.tz, language=ctx.language)
+        if poll.closed_at
+        else "?"
+    )
+    if poll.status == "cancelled":
+        raise UserError(N_("Poll {poll} was cancelled ({when})."), poll=poll.short_id, when=when)
+    raise UserError(N_("Poll {poll} is already closed ({when})."), poll=poll.short_id, when=when)
+
+
+async def _poll_for_author(ctx: Context, text: str, refusal: str) -> Poll:
+    """The room's poll named by ``text``, if the sender is its author or an organiser."""
+    words = text.split()  # only the first word names the poll: `!clore S2 merci`
+    poll_id = parse_poll_id(words[0] if words else "")
+    poll = PollRepository(ctx.session).get_in_room(ctx.room_id, poll_id)
+    if poll is None:
+        raise UserError(N_("There is no poll S{id} in this room."), id=poll_id)
+    if poll.author != ctx.sender and not await ctx.is_organiser():
+        raise UserError(refusal, poll=poll.short_id, level=ctx.room.organiser_power_level)
+    return poll
+
+
+async def cancel_poll(ctx: Context, poll_id: str) -> None:
+    """Cancel poll ``poll_id`` (`S2`) for `!annuler`: author or organisers; no results posted.
+
+    Refusals raise UserError; on success the poll is marked cancelled, its closing timer is
+    cancelled, clients are told it ended (bot polls), and the command gets a confirmation.
+    """
+    poll = await _poll_for_author(ctx, poll_id, MSG_MAY_NOT_CANCEL)
+    if poll.status != "open":
+        _refuse_finished(ctx, poll)
+    PollRepository(ctx.session).mark_closed(
+        poll, closed_at=ctx.clock.now(), closed_by=ctx.sender, result=None, status="cancelled"
+    )
+    ctx.timers.cancel(ctx.session, close_task_key(poll))
+    if poll.origin == "command" and poll.start_event_id:
+        text = ctx.t(N_("Poll {poll} was cancelled."), poll=poll.short_id)
+        ctx.send(
+            end_event_key(poll),
+            build_poll_end(poll.start_event_id, text),
+            event_type=UNSTABLE_END,
+        )
+    ctx.reply(N_("Poll {poll} is cancelled: no results will be posted."), poll=poll.short_id)
+
+
+def feature(services: Services) -> Feature:
+    """The poll commands, the hooks that read votes, the closing timer and the sent hook."""
+    from bot.runtime.app import Feature
+    from bot.runtime.intake import Hooks
+
+    closer = Closer(services.outbox, services.renderer, services.timers)
+    commands = PollCommands(closer, services.gateway)
+    intake = PollIntake(closer, announce=send_notice)
+    timer = ClosingTimer(closer, services.config.bot)
+    return Feature(
+        commands=[
+            Command(
+                name="sondage",
+                aliases=("poll",),
+                handler=commands.sondage,
+                summary=N_("start a poll (2 to 20 options) that every client can answer"),
+                usage=N_("<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N]"),
+                examples=(
+                    N_("poll Which day for the workshop? ; Tuesday ; Thursday ; end: friday 6pm"),
+                    N_("poll Which topics? ; digital ; mobility ; housing ; choices: 2"),
+                ),
+                permission=Permission.EVERYONE,
+                details=N_(
+                    "Vote in the poll, or react to it with 1️⃣ 2️⃣ 3️⃣… "
+                    "The poll closes at “end” or with !close; results are then posted here."
+                ),
+            ),
+            Command(
+                name="clore",
+                aliases=("close",),
+                handler=commands.clore,
+                summary=N_("close a poll now and post its results"),
+                usage=N_("<poll ID>"),
+                examples=(N_("close S2"),),
+                permission=Permission.EVERYONE,
+                details=N_("The poll's author and organisers can close it."),
+            ),
+        ],
+        hooks=Hooks(
+            polls=[intake.on_poll_event],
+            reactions=[intake.on_reaction],
+            redactions=[intake.on_redaction],
+        ),
+        task_kinds=[
+            TaskKind(
+                name=TASK_KIND,
+                fire=timer.fire,
+                describe_missed=timer.describe_missed,
+                grace=None,  # results are still worth posting after a long downtime
+            )
+        ],
+        sent_hooks=[(SENT_PREFIX, on_sent)],
+    )

@@ -1,0 +1,143 @@
+"""What people do to polls from their own clients: start, answer, react, redact, end.
+
+Every vote is stored as a ballot (native responses in either event type, number-emoji reactions
+on the poll or its notice) and nothing is counted here: ``handlers.polls.closing`` recounts the
+stored ballots, so the order in which events arrive (backlog, gap filling) never matters. Polls
+that people start from their own client are stored like command polls and get the same notice;
+their end events close them when sent by the author or an organiser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.runtime.clock import from_millis, to_millis
+from bot.runtime.context import Context
+from handlers.polls.args import MAX_QUESTION_LENGTH
+from handlers.polls.closing import Closer, answer_ids
+from handlers.polls.events import (
+    MAX_ANSWER_LENGTH,
+    MIN_ANSWERS,
+    POLL_END_TYPES,
+    POLL_RESPONSE_TYPES,
+    POLL_START_TYPES,
+    parse_poll_end,
+    parse_poll_response,
+    parse_poll_start,
+)
+from handlers.polls.tally import Ballot, ballot_from_response, reaction_ballot
+from storage.poll_models import Poll
+from storage.polls import PollRepository
+
+# Posts the notice of a new poll (answers with number emoji) in reply to the given event.
+Announce = Callable[[Context, Poll, str], None]
+
+
+class PollIntake:
+    """Poll events, reactions and redactions turned into stored polls, ballots and closes."""
+
+    def __init__(self, closer: Closer, announce: Announce) -> None:
+        self.closer = closer
+        self.announce = announce
+
+    async def on_poll_event(self, ctx: Context, raw: dict[str, Any]) -> None:
+        """An MSC3381 start, response or end event (unstable or stable type)."""
+        event_type = raw.get("type")
+        if event_type in POLL_START_TYPES:
+            self._on_start(ctx, raw)
+        elif event_type in POLL_RESPONSE_TYPES:
+            self._on_response(ctx, raw)
+        elif event_type in POLL_END_TYPES:
+            await self._on_end(ctx, raw)
+
+    def _on_start(self, ctx: Context, raw: dict[str, Any]) -> None:
+        definition = parse_poll_start(raw)
+        if definition is None or len(definition.answers) < MIN_ANSWERS:
+            return
+        repository = PollRepository(ctx.session)
+        if repository.get_by_event(ctx.room_id, definition.event_id) is not None:
+            return
+        poll = repository.add(
+            room_id=ctx.room_id,
+            author=definition.sender,
+            question=definition.question[:MAX_QUESTION_LENGTH],
+            answers=[(i, text[:MAX_ANSWER_LENGTH]) for i, text in definition.answers],
+            max_selections=definition.max_selections,
+            created_at=from_millis(definition.ts),
+            origin="client",
+            start_event_id=definition.event_id,
+        )
+        if not ctx.is_backlog:
+            self.announce(ctx, poll, definition.event_id)
+
+    def _on_response(self, ctx: Context, raw: dict[str, Any]) -> None:
+        response = parse_poll_response(raw)
+        if response is None:
+            return
+        poll = PollRepository(ctx.session).get_by_event(ctx.room_id, response.poll_event_id)
+        if poll is None or poll.start_event_id != response.poll_event_id:
+            return
+        _store(ctx, poll, ballot_from_response(response))
+
+    async def _on_end(self, ctx: Context, raw: dict[str, Any]) -> None:
+        marker = parse_poll_end(raw)
+        if marker is None:
+            return
+        poll = PollRepository(ctx.session).get_by_event(ctx.room_id, marker.poll_event_id)
+        if poll is None or poll.start_event_id != marker.poll_event_id or poll.status != "open":
+            return
+        if marker.sender != poll.author and not await ctx.is_organiser(marker.sender):
+            return  # MSC3381: only the creator (or a moderator) can end a poll
+        self.closer.close(
+            ctx.session,
+            poll,
+            end=from_millis(marker.ts),
+            closed_by=marker.sender,
+            language=ctx.language,
+            send_end_event=False,
+        )
+
+    async def on_reaction(self, ctx: Context, target_event_id: str, key: str) -> None:
+        """A number emoji on a poll's start event or notice is a vote for that answer."""
+        poll = PollRepository(ctx.session).get_by_event(ctx.room_id, target_event_id)
+        if poll is None:
+            return
+        ballot = reaction_ballot(
+            answer_ids(poll), ctx.sender, to_millis(ctx.origin_ts), ctx.event_id, key
+        )
+        if ballot is None:
+            return
+        _store(ctx, poll, ballot)
+
+    async def on_redaction(self, ctx: Context, redacted_event_id: str) -> None:
+        """A removed reaction is logged as a removal; a redacted response is forgotten."""
+        repository = PollRepository(ctx.session)
+        moment = to_millis(ctx.origin_ts)
+        for ballot, poll in repository.find_ballots(ctx.room_id, redacted_event_id):
+            if poll.closed_at is not None and moment > to_millis(poll.closed_at):
+                continue  # after the end nothing changes the result
+            if ballot.source == "reaction":
+                repository.add_ballot(
+                    poll,
+                    voter=ballot.voter,
+                    ts=moment,
+                    event_id=ballot.event_id,
+                    selections=(),
+                    source="reaction_removed",
+                )
+            elif ballot.source == "native":
+                repository.delete_ballot(ballot)
+
+
+def _store(ctx: Context, poll: Poll, ballot: Ballot) -> None:
+    """Keep a ballot as cast; the tally decides later whether it counts."""
+    PollRepository(ctx.session).add_ballot(
+        poll,
+        voter=ballot.voter,
+        ts=ballot.ts,
+        event_id=ballot.event_id,
+        selections=ballot.selections,
+        source=ballot.source,
+        malformed=ballot.malformed,
+    )

@@ -1,0 +1,1 @@
+"""Privacy: what is stored, a person's data, erasure, and the retention purge."""

@@ -1,0 +1,1 @@
+"""Proposals: recorded by command or by hashtag, supported, listed, edited, deleted."""

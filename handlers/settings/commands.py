@@ -1,0 +1,233 @@
+"""`!réglages` / `!settings`: show the room's settings (everyone) or change one (organisers)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.runtime.context import Context, UserError
+from bot.runtime.router import Command
+from bot.text.dates import DateError, format_offset, parse_offsets
+from bot.text.i18n import N_, SUPPORTED_LANGUAGES
+from handlers.shared.tags import TagError, parse_synonym_setting
+from storage.rooms import RoomSettingsRepository
+
+OFF_WORDS = {"off", "non", "aucun", "none", "désactivé", "desactive"}
+WEEKDAYS = {
+    "lundi": 0, "monday": 0, "mardi": 1, "tuesday": 1, "mercredi": 2, "wednesday": 2,
+    "jeudi": 3, "thursday": 3, "vendredi": 4, "friday": 4, "samedi": 5, "saturday": 5,
+    "dimanche": 6, "sunday": 6,
+}  # fmt: skip
+WEEKDAY_NAMES = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+TIME_PATTERN = re.compile(r"^(\d{1,2})\s*(?:h|:)\s*(\d{2})?$")
+ROOM_PATTERN = re.compile(r"^[!#][^\s:]+(:[A-Za-z0-9.\-]+(:\d+)?)?$")
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@dataclass(frozen=True)
+class DigestSchedule:
+    weekday: int  # Monday = 0
+    hour: int
+    minute: int
+
+    def stored(self) -> str:
+        return f"{WEEKDAY_NAMES[self.weekday]} {self.hour:02d}:{self.minute:02d}"
+
+
+def parse_digest_schedule(text: str) -> DigestSchedule | None:
+    """`vendredi 17h`, `monday 09:00` → a schedule; `off` → None; anything else: UserError."""
+    words = text.split()
+    if len(words) == 1 and _fold(words[0]) in {_fold(word) for word in OFF_WORDS}:
+        return None
+    example = N_("Give a day and a time, e.g. {example}, or {off} to turn the digest off.")
+    if len(words) != 2 or _fold(words[0]) not in WEEKDAYS:
+        raise UserError(example, example="résumé vendredi 17h", off="résumé off")
+    match = TIME_PATTERN.match(words[1].lower())
+    if not match:
+        raise UserError(example, example="résumé vendredi 17h", off="résumé off")
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    if hour > 23 or minute > 59:
+        raise UserError(example, example="résumé vendredi 17h", off="résumé off")
+    return DigestSchedule(WEEKDAYS[_fold(words[0])], hour, minute)
+
+
+def _offsets(value: str, language: str) -> str:
+    try:
+        offsets = parse_offsets(value)
+    except DateError as error:
+        raise UserError(error.message) from None
+    return ", ".join(format_offset(offset, language="fr") for offset in offsets)
+
+
+Setter = Callable[[Context, str], dict[str, object]]
+
+
+def _set_language(ctx: Context, value: str) -> dict[str, object]:
+    language = value.lower()
+    if language not in SUPPORTED_LANGUAGES:
+        raise UserError(
+            "Unknown language {value}: choose {choices}.",
+            value=value,
+            choices=", ".join(SUPPORTED_LANGUAGES),
+        )
+    return {"language": language}
+
+
+def _set_timezone(ctx: Context, value: str) -> dict[str, object]:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(
+            "Unknown timezone {value}: use an IANA name such as Europe/Paris or America/Cayenne.",
+            value=value,
+        ) from None
+    return {"timezone": value}
+
+
+def _set_digest(ctx: Context, value: str) -> dict[str, object]:
+    schedule = parse_digest_schedule(value)
+    return {"digest_schedule": schedule.stored() if schedule else "off"}
+
+
+def _set_digest_room(ctx: Context, value: str) -> dict[str, object]:
+    if _fold(value) in OFF_WORDS:
+        return {"digest_room": ""}
+    if not ROOM_PATTERN.match(value):
+        raise UserError(
+            "{value} is not a room ID or address: use e.g. !abcdef:example.org or "
+            "#organisation:example.org.",
+            value=value,
+        )
+    return {"digest_room": value}
+
+
+def _set_event_reminders(ctx: Context, value: str) -> dict[str, object]:
+    return {"event_reminders": _offsets(value, ctx.language)}
+
+
+def _set_deadline_reminders(ctx: Context, value: str) -> dict[str, object]:
+    return {"deadline_reminders": _offsets(value, ctx.language)}
+
+
+def _set_organisers(ctx: Context, value: str) -> dict[str, object]:
+    if not value.isdigit() or not 0 <= int(value) <= 100:
+        raise UserError(
+            "The organiser threshold is a power level from 0 to 100 (e.g. 50), not {value}.",
+            value=value,
+        )
+    return {"organiser_power_level": int(value)}
+
+
+def _set_synonym(ctx: Context, value: str) -> dict[str, object]:
+    synonyms = dict(ctx.room.tag_synonyms)
+    try:
+        alias, canonical = parse_synonym_setting(value)
+    except TagError as error:
+        raise UserError(error.message) from None
+    synonyms[alias] = canonical
+    return {"tag_synonyms": synonyms}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # French, as typed
+    aliases: tuple[str, ...]
+    setter: Setter
+    example: str
+
+
+SETTINGS = [
+    Setting("langue", ("language",), _set_language, "langue en"),
+    Setting("fuseau", ("timezone",), _set_timezone, "fuseau Europe/Paris"),
+    Setting("résumé", ("digest",), _set_digest, "résumé vendredi 17h"),
+    Setting("salon-résumé", ("digest-room",), _set_digest_room, "salon-résumé #orga:example.org"),
+    Setting(
+        "rappels-événement", ("event-reminders",), _set_event_reminders,
+        "rappels-événement 7j, 1j, 1h",
+    ),
+    Setting(
+        "rappels-échéance", ("deadline-reminders",), _set_deadline_reminders,
+        "rappels-échéance 14j, 3j, 1j",
+    ),
+    Setting("organisateurs", ("organisers", "organizers"), _set_organisers, "organisateurs 50"),
+    Setting("synonyme", ("synonym",), _set_synonym, "synonyme #ess = #économiesociale"),
+]  # fmt: skip
+
+
+def find_setting(name: str) -> Setting | None:
+    folded = _fold(name)
+    for setting in SETTINGS:
+        if folded in {_fold(n) for n in (setting.name, *setting.aliases)}:
+            return setting
+    return None
+
+
+async def reglages(ctx: Context) -> None:
+    if not ctx.args:
+        room = ctx.room
+        ctx.reply_template(
+            "settings_view",
+            language=room.language,
+            timezone=room.timezone,
+            digest=room.digest_schedule,
+            digest_room=room.digest_room,
+            event_reminders=room.event_reminders,
+            deadline_reminders=room.deadline_reminders,
+            organisers=room.organiser_power_level,
+            synonyms=sorted(room.tag_synonyms.items()),
+        )
+        return
+    parts = ctx.args.split(None, 1)
+    setting = find_setting(parts[0])
+    if setting is None:
+        raise UserError(
+            "Unknown setting {name}. Settings: {names}.",
+            name=parts[0],
+            names=", ".join(s.name for s in SETTINGS),
+        )
+    if len(parts) < 2:
+        raise UserError("Give a value, e.g. {example}.", example="!réglages " + setting.example)
+    if not await ctx.is_organiser():
+        raise UserError(
+            "Only organisers (power level {level} or more) can change settings; "
+            "everyone can see them with {command}.",
+            level=ctx.room.organiser_power_level,
+            command="!réglages",
+        )
+    values = setting.setter(ctx, parts[1].strip())
+    RoomSettingsRepository(ctx.session).update(ctx.room_id, **values)
+    from handlers.digest.commands import follow_settings  # the digest task follows its schedule
+
+    follow_settings(ctx, values)
+    if "language" in values:
+        ctx.use_language(str(values["language"]))  # confirm in the new language
+    ctx.reply("Setting {name} changed.", name=setting.name)
+
+
+def commands() -> list[Command]:
+    return [
+        Command(
+            name="réglages",
+            aliases=("reglages", "settings"),
+            handler=reglages,
+            summary=N_("see this room's settings; organisers can change them"),
+            usage=N_("[setting value]"),
+            examples=(
+                N_("settings"),
+                N_("settings language en"),
+                N_("settings digest friday 17:00"),
+            ),
+            details=N_(
+                "Settings: langue fr|en, fuseau <IANA timezone>, résumé <day> <time> | off, "
+                "salon-résumé <room>, rappels-événement <offsets>, rappels-échéance <offsets>, "
+                "organisateurs <power level>, synonyme #tag = #canonical."
+            ),
+        )
+    ]
