@@ -1,4 +1,6 @@
-"""The composition root: builds every part once, hands each only what it uses, runs the bot."""
+"""The application: opens the database, logs in, prepares encryption, builds the runtime
+(``bot.runtime.builder``), runs the sync, the outbox, the waiting commands and the timers, and
+stops within Docker's grace period."""
 
 from __future__ import annotations
 
@@ -6,107 +8,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from sqlmodel import Session
 
 from bot.matrix import crypto
 from bot.matrix.gateway import FatalGatewayError, MatrixGateway
 from bot.matrix.membership import Membership
 from bot.matrix.sync import SyncLoop
+from bot.runtime.builder import build_runtime
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.config import Config
-from bot.runtime.context import Context
-from bot.runtime.intake import Hooks, Intake
-from bot.runtime.messages import MessageRenderer, notice_content
-from bot.runtime.outbox import Outbox, SentHook, run_forever
-from bot.runtime.pacing import Pacer
-from bot.runtime.room_settings import resolve
-from bot.runtime.router import Command, Registry, Router
-from bot.runtime.timers import TaskKind, Timers
-from bot.text.i18n import Translations
+from bot.runtime.outbox import run_forever
 from storage.db import Database, DatabaseTooNewError
-from storage.models import ScheduledTask
-from storage.rooms import RoomSettingsRepository
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS = 8.0  # under Docker's 10 s grace period
 CATCH_UP_SECONDS = 30.0
-
-
-@dataclass
-class Services:
-    """What features may use. Built once by the App."""
-
-    config: Config
-    database: Database
-    clock: Clock
-    outbox: Outbox
-    timers: Timers
-    renderer: MessageRenderer
-    translations: Translations
-    gateway: MatrixGateway
-
-
-@dataclass
-class Feature:
-    """What a feature adds to the bot: commands, event hooks, task kinds, send hooks."""
-
-    commands: list[Command] = field(default_factory=list)
-    hooks: Hooks = field(default_factory=Hooks)
-    task_kinds: list[TaskKind] = field(default_factory=list)
-    sent_hooks: list[tuple[str, SentHook]] = field(default_factory=list)
-
-
-def build_features(services: Services, registry: Callable[[], Registry]) -> list[Feature]:
-    """Every feature of the bot, in the order help lists their commands."""
-    from handlers.agenda import commands as events_feature
-    from handlers.digest import commands as digest_feature
-    from handlers.help import commands as help_feature
-    from handlers.polls import commands as polls_feature
-    from handlers.privacy import commands as privacy_feature
-    from handlers.privacy import retention as retention_feature
-    from handlers.proposals import commands as proposals_feature
-    from handlers.settings import commands as settings_feature
-
-    async def cancel_poll(ctx: Context, number: int) -> None:
-        await polls_feature.cancel_poll(ctx, f"S{number}")
-
-    prefix = services.config.bot.command_prefix
-    return [
-        Feature(commands=help_feature.commands(registry, prefix)),
-        Feature(commands=settings_feature.commands()),
-        events_feature.feature(services, cancellers={"S": cancel_poll}),
-        polls_feature.feature(services),
-        proposals_feature.feature(services),
-        privacy_feature.feature(services),
-        retention_feature.feature(services),
-        digest_feature.feature(services),
-    ]
-
-
-def assemble(services: Services) -> tuple[Registry, Hooks]:
-    """Build every feature and plug it in: commands into the registry, hooks, task kinds
-    into the timers, send hooks into the outbox."""
-    registry_box: list[Registry] = []
-    features = build_features(services, lambda: registry_box[0])
-    hooks = Hooks()
-    commands: list[Command] = []
-    for feature in features:
-        commands.extend(feature.commands)
-        hooks.messages += feature.hooks.messages
-        hooks.reactions += feature.hooks.reactions
-        hooks.redactions += feature.hooks.redactions
-        hooks.edits += feature.hooks.edits
-        hooks.polls += feature.hooks.polls
-        for kind in feature.task_kinds:
-            services.timers.register(kind)
-        for prefix, hook in feature.sent_hooks:
-            services.outbox.on_sent(prefix, hook)
-    registry_box.append(Registry(commands))
-    return registry_box[0], hooks
 
 
 class App:
@@ -167,33 +83,16 @@ class App:
 
     async def _serve(self, database: Database, gateway: MatrixGateway, can_encrypt: bool) -> int:
         config, clock = self.config, self.clock
-        translations = Translations()
-        renderer = MessageRenderer(translations, config.data_path / "templates")
-        outbox = Outbox(database, gateway, clock)
-        timers = Timers(database, clock)
-        services = Services(
-            config, database, clock, outbox, timers, renderer, translations, gateway
-        )
-        registry, hooks = assemble(services)
-        router = Router(registry, config.bot.command_prefix)
-        timers.report_missed = lambda session, room_id, tasks: self._report_missed(
-            session, room_id, tasks, services
-        )
-        intake = Intake(
-            bot_user_id=config.matrix.user_id,
+        runtime = build_runtime(
+            config,
             database=database,
             clock=clock,
-            defaults=config.bot,
-            router=router,
-            pacer=Pacer(config.bot.commands_per_minute, config.bot.max_waiting_commands),
-            hooks=hooks,
-            translations=translations,
-            renderer=renderer,
-            outbox=outbox,
-            timers=timers,
+            gateway=gateway,
             power_level=gateway.power_level,
             display_name=gateway.display_name,
+            templates_dir=config.data_path / "templates",
         )
+        intake, outbox, timers = runtime.intake, runtime.outbox, runtime.timers
         membership = Membership(
             gateway=gateway,
             database=database,
@@ -206,7 +105,7 @@ class App:
             gateway=gateway,
             database=database,
             outbox=outbox,
-            renderer=renderer,
+            renderer=runtime.services.renderer,
             clock=clock,
             defaults=config.bot,
         )
@@ -235,13 +134,7 @@ class App:
         await asyncio.wait(waits, timeout=CATCH_UP_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         for waiting in waits:
             waiting.cancel()
-        from handlers.privacy.retention import prepare_retention  # before the rebuild: not "missed"
-
-        prepare_retention(services)
-        timers.start()
-        from handlers.digest.commands import ensure_schedules  # after the rebuild: next digests
-
-        ensure_schedules(services)
+        runtime.start_timers()
         log.info("Concerto is running as %s", config.matrix.user_id)
         stop_task = asyncio.create_task(self._stop.wait())
         done, _ = await asyncio.wait({sync_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -272,23 +165,3 @@ class App:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request_stop)
-
-    def _report_missed(
-        self, session: Session, room_id: str, tasks: list[ScheduledTask], services: Services
-    ) -> None:
-        """One message per room listing what fell due too long ago to be sent late."""
-        room = resolve(room_id, RoomSettingsRepository(session).get(room_id), self.config.bot)
-        lines = []
-        for task in tasks:
-            kind = services.timers.kinds.get(task.kind)
-            if kind is not None:
-                lines.append(kind.describe_missed(task, room.language))
-        if not lines:
-            return
-        rendered = services.renderer.render("missed_tasks", room.language, lines=lines)
-        services.outbox.enqueue(
-            session,
-            key=f"missed:{min(t.id or 0 for t in tasks)}:{max(t.id or 0 for t in tasks)}",
-            room_id=room_id,
-            content=notice_content(rendered),
-        )

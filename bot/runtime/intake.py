@@ -18,7 +18,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlmodel import Session
 from bot.runtime.clock import Clock, from_millis
 from bot.runtime.config import BotConfig
 from bot.runtime.context import Context
+from bot.runtime.kit import Hooks
 from bot.runtime.messages import MessageRenderer, notice_content
 from bot.runtime.outbox import Outbox
 from bot.runtime.pacing import FloodReport, Pacer, Verdict
@@ -43,23 +44,6 @@ log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=5)
 POLL_TYPE_PREFIXES = ("org.matrix.msc3381.poll.", "m.poll.")
-
-MessageHook = Callable[[Context, str, dict[str, Any]], Awaitable[None]]
-ReactionHook = Callable[[Context, str, str], Awaitable[None]]
-RedactionHook = Callable[[Context, str], Awaitable[None]]
-EditHook = Callable[[Context, str, dict[str, Any]], Awaitable[None]]
-PollHook = Callable[[Context, dict[str, Any]], Awaitable[None]]
-
-
-@dataclass
-class Hooks:
-    """What features listen to besides commands."""
-
-    messages: list[MessageHook] = field(default_factory=list)
-    reactions: list[ReactionHook] = field(default_factory=list)
-    redactions: list[RedactionHook] = field(default_factory=list)
-    edits: list[EditHook] = field(default_factory=list)
-    polls: list[PollHook] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,9 @@ class TaskRun:
 
 FireFn = Callable[[TaskRun], Awaitable[None]]
 FireTogetherFn = Callable[[list[TaskRun]], Awaitable[None]]
-MissedReporter = Callable[[Session, str, list[ScheduledTask]], None]
+# A missed task in a language, or None if its kind is no longer known.
+Describe = Callable[[ScheduledTask, str], str | None]
+MissedReporter = Callable[[Session, str, list[ScheduledTask], Describe], None]
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,13 @@ class TaskKind:
 
 
 class Timers:
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, *, report_missed: MissedReporter | None = None
+    ) -> None:
         self.database = database
         self.clock = clock
         self.kinds: dict[str, TaskKind] = {}
-        self.report_missed: MissedReporter | None = None
+        self.report_missed = report_missed
         self._scheduler: AsyncIOScheduler | None = None
         self._runner: asyncio.Task[None] | None = None
         self._due = asyncio.Event()
@@ -173,9 +177,13 @@ class Timers:
                     self._schedule(task)
             if self.report_missed is not None:
                 for room_id, tasks in missed.items():
-                    self.report_missed(session, room_id, tasks)
+                    self.report_missed(session, room_id, tasks, self.describe_missed)
         if missed:
             log.info("marked %d tasks as missed", sum(len(t) for t in missed.values()))
+
+    def describe_missed(self, task: ScheduledTask, language: str) -> str | None:
+        kind = self.kinds.get(task.kind)
+        return kind.describe_missed(task, language) if kind is not None else None
 
     def _schedule(self, task: ScheduledTask) -> None:
         if self._scheduler is None or task.id is None:

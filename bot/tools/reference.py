@@ -4,7 +4,7 @@ The reference pages (``docs/fr/reference.md``, ``docs/en/reference.md``) hold th
 between two markers; a unit test regenerates it and compares, so a renamed command, setting
 or configuration key cannot leave the documentation behind.
 
-The command registry is built the way the bot builds it (``bot.runtime.app.build_features``),
+The command registry is built the way the bot builds it (``bot.runtime.builder.build_features``),
 without a database, a homeserver or a running bot: features only declare their commands when
 built, and the services they would use later are stand-ins that refuse any use.
 """
@@ -15,9 +15,24 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from bot.runtime.config import ENV_PREFIX, SECRET_KEYS, SECTIONS, BotConfig, Config
+from bot.runtime.builder import build_features
+from bot.runtime.clock import SystemClock
+from bot.runtime.config import (
+    ENV_PREFIX,
+    SECRET_KEYS,
+    SECTIONS,
+    BotConfig,
+    Config,
+    LoggingConfig,
+    MatrixConfig,
+    PrivacyConfig,
+    StorageConfig,
+)
+from bot.runtime.kit import Services
+from bot.runtime.messages import MessageRenderer
 from bot.runtime.router import Command, Permission, Registry
 from bot.text.i18n import SUPPORTED_LANGUAGES, Translations, Translator
+from handlers.settings.commands import SETTINGS
 
 BEGIN = "<!-- generated: do not edit (concerto reference --language {language}) -->"
 END = "<!-- end of generated part -->"
@@ -128,11 +143,6 @@ class _NotRunning:
 
 def command_list(prefix: str = "!") -> list[Command]:
     """Every chat command, in help order, as the running bot declares them."""
-    from bot.runtime.app import Services, build_features
-    from bot.runtime.clock import SystemClock
-    from bot.runtime.config import LoggingConfig, MatrixConfig, PrivacyConfig, StorageConfig
-    from bot.runtime.messages import MessageRenderer
-
     config = Config(
         matrix=MatrixConfig(),
         bot=BotConfig(command_prefix=prefix),
@@ -231,8 +241,6 @@ def _command_rows(commands: list[Command], prefix: str, translator: Translator) 
 
 def render_reference(language: str, prefix: str = "!") -> str:
     """The generated Markdown of one language (what sits between the markers)."""
-    from handlers.settings.commands import SETTINGS
-
     if language not in SUPPORTED_LANGUAGES:
         raise ValueError(f"unknown language {language!r}")
     labels = LABELS[language]

@@ -8,19 +8,21 @@
   for events, nobody for deadlines); those due together in a room go out as one message.
 - `!agenda [ics]` (`handlers/agenda_view.py`) lists what is coming, or sends it as an
   iCalendar file; `!annuler <id>` cancels an item and its pending reminders. Other features
-  (polls) plug their own ID prefixes into `!annuler` through ``cancellers``.
+  (polls) plug their own ID prefixes into `!annuler` through the kit's links
+  (``Feature.cancellers``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session
 
 from bot.runtime.context import Context, UserError
+from bot.runtime.kit import Canceller, Feature, Hooks, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.room_settings import RoomView
 from bot.runtime.router import Command, Permission
@@ -41,9 +43,6 @@ from storage.agenda import DEADLINE, EVENT, AgendaRepository
 from storage.agenda_models import AgendaItem
 from storage.models import OutboxMessage
 
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Feature, Services
-
 log = logging.getLogger(__name__)
 
 REMINDER_KINDS = {EVENT: "event_reminder", DEADLINE: "deadline_reminder"}
@@ -51,7 +50,6 @@ ANNOUNCE_PREFIX = "agenda:announce:"
 RSVP_KEYS = {"✅": "going", "🤔": "maybe", "❌": "not_going"}
 
 # A feature that owns other short IDs (polls: "S") cancels them itself.
-Canceller = Callable[[Context, int], Awaitable[None]]
 
 
 def rsvp_answer(key: str) -> str | None:
@@ -64,7 +62,9 @@ class Agenda:
 
     def __init__(self, services: Services, cancellers: Mapping[str, Canceller]) -> None:
         self.services = services
-        self.cancellers = {prefix.upper(): fn for prefix, fn in cancellers.items()}
+        # typed ID prefixes other features cancel (`S` for polls): read when used, as every
+        # feature is built before the first command
+        self.cancellers = cancellers
 
     # --- creation ------------------------------------------------------------------------
 
@@ -233,12 +233,9 @@ class Agenda:
         return ", ".join(label(item) for item in items)
 
 
-def feature(services: Services, cancellers: Mapping[str, Canceller] | None = None) -> Feature:
+def feature(services: Services) -> Feature:
     """Commands, RSVP hooks, reminder timers and the announcement hook of the agenda."""
-    from bot.runtime.app import Feature
-    from bot.runtime.intake import Hooks
-
-    agenda = Agenda(services, cancellers or {})
+    agenda = Agenda(services, services.links.cancellers)
     commands = [
         Command(
             name="événement",

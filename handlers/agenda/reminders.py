@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.runtime.kit import Services
 from bot.runtime.messages import MAX_EVENT_BYTES, content_bytes, ping_content
 from bot.runtime.room_settings import RoomView, resolve
 from bot.runtime.timers import TaskRun
@@ -26,9 +27,6 @@ from storage.agenda import EVENT, AgendaRepository
 from storage.agenda_models import AgendaItem
 from storage.models import ScheduledTask
 from storage.rooms import RoomSettingsRepository
-
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Services
 
 MAX_MENTIONS = 50
 MAX_PER_MESSAGE = 20  # more than this at once reads as a wall: the rest follow in more messages

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
 from bot.runtime.context import Context, UserError
+from bot.runtime.kit import Services
 from bot.text.dates import format_duration, format_when
 from handlers.agenda.args import label
 from storage.agenda import DEADLINE, AgendaRepository
 from storage.agenda_models import AgendaItem
-
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Services
 
 log = logging.getLogger(__name__)
 

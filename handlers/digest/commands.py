@@ -19,12 +19,11 @@ moves the room's task to the following week.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot.runtime.context import Context, UserError
-from bot.runtime.intake import Hooks
+from bot.runtime.kit import Feature, Hooks, Services
 from bot.runtime.router import Command, fold
-from bot.runtime.timers import TaskKind, TaskRun, Timers
+from bot.runtime.timers import TaskKind, TaskRun
 from bot.text.dates import format_when
 from bot.text.i18n import N_
 from handlers.digest.build import build_digest
@@ -39,9 +38,6 @@ from handlers.digest.schedule import (
 )
 from handlers.digest.shared import SharedDigest
 from storage.digests import TASK_KIND, DigestRepository
-
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Feature, Services
 
 PUBLISH_WORDS = {"publier", "publish"}
 JUST_NOW = timedelta(seconds=1)
@@ -65,6 +61,11 @@ class DigestFeature:
         """At start: every joined room has its digest task, every recent week its shared one."""
         with self.services.database.session() as session:
             self.schedules.ensure_all(session, self.services.clock.now())
+
+    def follow_settings(self, ctx: Context, values: dict[str, object]) -> None:
+        """`!réglages résumé …` / `fuseau …` changed: move (or cancel) the room's digest task."""
+        if {"digest_schedule", "timezone"} & values.keys():
+            self.schedules.follow_settings(ctx, values)
 
     async def fire(self, run: TaskRun) -> None:
         await self.publisher.fire(run)
@@ -150,8 +151,6 @@ class DigestFeature:
 
 def feature(services: Services) -> Feature:
     """The digest: one command, its weekly task, and the room activity hook."""
-    from bot.runtime.app import Feature
-
     digest = DigestFeature(services)
     on_activity = digest.schedules.on_activity
     return Feature(
@@ -171,25 +170,6 @@ def feature(services: Services) -> Feature:
                 grace=None,  # the shared digest too
             ),
         ],
+        settings_listeners=[digest.follow_settings],
+        after_timers=[digest.ensure_schedules],  # after the rebuild: the next digests
     )
-
-
-def _instance(timers: Timers) -> DigestFeature | None:
-    """The running digest feature, found through its registered task kind (no global)."""
-    kind = timers.kinds.get(TASK_KIND)
-    owner = getattr(kind.fire, "__self__", None) if kind is not None else None
-    return owner if isinstance(owner, DigestFeature) else None
-
-
-def ensure_schedules(services: Services) -> None:
-    """At start, after the timers: give every joined room its pending digest task."""
-    digest = _instance(services.timers)
-    if digest is not None:
-        digest.ensure_schedules()
-
-
-def follow_settings(ctx: Context, values: dict[str, object]) -> None:
-    """`!réglages résumé …` / `fuseau …` changed: move (or cancel) the room's digest task."""
-    digest = _instance(ctx.timers)
-    if digest is not None and {"digest_schedule", "timezone"} & values.keys():
-        digest.schedules.follow_settings(ctx, values)

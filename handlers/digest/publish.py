@@ -9,10 +9,9 @@ The shared digest then gathers the week, in that transaction too (``handlers.dig
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlmodel import Session
 
+from bot.runtime.kit import Services
 from bot.runtime.messages import notice_content
 from bot.runtime.room_settings import RoomView
 from bot.runtime.timers import TaskRun
@@ -26,9 +25,6 @@ from handlers.digest.shared import SharedDigest
 from storage.digest_models import DigestRun
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
-
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Services
 
 MISSED = N_("weekly digest of week {week} (due {when})")
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from bot.runtime.context import Context
+from bot.runtime.kit import Services
 from bot.runtime.room_settings import RoomView
 from handlers.digest.build import room_view
 from handlers.digest.model import (
@@ -34,9 +35,6 @@ from handlers.digest.model import (
 )
 from handlers.settings.commands import parse_digest_schedule
 from storage.digests import TASK_KIND, DigestRepository
-
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Services
 
 SHARED_TASK_KIND = "digest_shared"
 RECENT = timedelta(days=14)  # weeks whose shared digest task is checked at start

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.runtime.kit import Services
 from bot.runtime.messages import notice_content
 from bot.runtime.timers import TaskRun
 from bot.text.dates import format_when
@@ -44,9 +45,6 @@ from storage.digest_models import DigestRun
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
 from storage.outbox import OutboxRepository
-
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Services
 
 log = logging.getLogger(__name__)
 

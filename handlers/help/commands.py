@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.runtime.context import Context, UserError
+from bot.runtime.kit import Feature
 from bot.runtime.router import Command, Permission, Registry
 from bot.text.i18n import N_, Translator
 
@@ -21,6 +22,10 @@ def describe(command: Command, prefix: str, translator: Translator) -> dict[str,
         "details": translator.gettext(command.details) if command.details else "",
         "organisers_only": command.permission is Permission.ORGANISERS,
     }
+
+
+def feature(registry: Callable[[], Registry], prefix: str) -> Feature:
+    return Feature(commands=commands(registry, prefix))
 
 
 def commands(registry: Callable[[], Registry], prefix: str) -> list[Command]:

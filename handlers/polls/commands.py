@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from bot.runtime.context import Context, UserError
+from bot.runtime.kit import Feature, Hooks, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.router import Command, Permission
 from bot.runtime.timers import TaskKind
@@ -48,8 +49,6 @@ from storage.polls import PollRepository
 
 if TYPE_CHECKING:
     from bot.matrix.gateway import MatrixGateway
-    from bot.runtime.app import Feature, Services
-
 log = logging.getLogger(__name__)
 
 SENT_PREFIX = "poll:"
@@ -207,14 +206,16 @@ async def cancel_poll(ctx: Context, poll_id: str) -> None:
 
 def feature(services: Services) -> Feature:
     """The poll commands, the hooks that read votes, the closing timer and the sent hook."""
-    from bot.runtime.app import Feature
-    from bot.runtime.intake import Hooks
+
+    async def cancel(ctx: Context, number: int) -> None:
+        await cancel_poll(ctx, f"S{number}")
 
     closer = Closer(services.outbox, services.renderer, services.timers)
     commands = PollCommands(closer, services.gateway)
     intake = PollIntake(closer, announce=send_notice)
     timer = ClosingTimer(closer, services.config.bot)
     return Feature(
+        cancellers={"S": cancel},
         commands=[
             Command(
                 name="sondage",

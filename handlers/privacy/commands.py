@@ -22,21 +22,19 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from sqlmodel import Session
 
 from bot.runtime.context import Context, UserError
+from bot.runtime.kit import Feature, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.room_settings import resolve
 from bot.runtime.router import Command
 from bot.text.i18n import N_
 from storage.privacy import PrivacyRepository
 from storage.rooms import RoomSettingsRepository
-
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Feature, Services
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +356,4 @@ def commands(services: Services) -> list[Command]:
 
 def feature(services: Services) -> Feature:
     """Privacy: three commands (the retention period is applied by handlers.privacy.retention)."""
-    from bot.runtime.app import Feature
-
     return Feature(commands=commands(services))

@@ -14,10 +14,10 @@ import logging
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
+from bot.runtime.kit import Feature, Services
 from bot.runtime.timers import TaskKind, TaskRun
 from bot.text.i18n import N_
 from handlers.privacy.commands import CONFIRM_WITHIN
@@ -26,9 +26,6 @@ from storage.models import ScheduledTask
 from storage.privacy import PrivacyRepository, PurgeReport
 from storage.state import ProcessedEventRepository
 from storage.tasks import TaskRepository
-
-if TYPE_CHECKING:  # avoids an import cycle with bot.runtime.app
-    from bot.runtime.app import Feature, Services
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +137,8 @@ class Retention:
             self.schedule(session, now)
 
 
-def prepare_retention(services: Services) -> None:
-    """Called by the app once, just before the timers start."""
-    Retention(services).prepare()
-
-
 def feature(services: Services) -> Feature:
     """The daily retention task."""
-    from bot.runtime.app import Feature
-
     retention = Retention(services)
     return Feature(
         task_kinds=[
@@ -158,5 +148,6 @@ def feature(services: Services) -> Feature:
                 describe_missed=retention.describe_missed,
                 grace=None,  # a purge is never skipped
             )
-        ]
+        ],
+        before_timers=[retention.prepare],  # before the rebuild: an overdue purge is not "missed"
     )

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from bot.runtime.context import Context, UserError
-from bot.runtime.intake import Hooks, command_text
+from bot.runtime.intake import command_text
+from bot.runtime.kit import Feature, Hooks, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.router import Command, fold, split_command
 from bot.text.i18n import N_, Message
@@ -45,9 +46,6 @@ from storage.proposals import (
     ProposalView,
     TagSpelling,
 )
-
-if TYPE_CHECKING:
-    from bot.runtime.app import Feature, Services
 
 ACK_KEY = "📝"
 SUPPORT_KEY = "👍"
@@ -367,6 +365,4 @@ def hooks(prefix: str) -> Hooks:
 
 def feature(services: Services) -> Feature:
     """Proposals: two commands and the message, reaction, redaction and edit hooks."""
-    from bot.runtime.app import Feature
-
     return Feature(commands=commands(), hooks=hooks(services.config.bot.command_prefix))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.runtime.context import Context, UserError
-from bot.runtime.router import Command
+from bot.runtime.kit import Feature, Services, SettingsListener
+from bot.runtime.router import Command, Handler
 from bot.text.dates import DateError, format_offset, parse_offsets
 from bot.text.i18n import N_, SUPPORTED_LANGUAGES
 from handlers.shared.tags import TagError, parse_synonym_setting
@@ -169,7 +170,7 @@ def find_setting(name: str) -> Setting | None:
     return None
 
 
-async def reglages(ctx: Context) -> None:
+async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
     if not ctx.args:
         room = ctx.room
         ctx.reply_template(
@@ -203,20 +204,29 @@ async def reglages(ctx: Context) -> None:
         )
     values = setting.setter(ctx, parts[1].strip())
     RoomSettingsRepository(ctx.session).update(ctx.room_id, **values)
-    from handlers.digest.commands import follow_settings  # the digest task follows its schedule
-
-    follow_settings(ctx, values)
+    for listener in listeners:  # e.g. the digest task follows its schedule
+        listener(ctx, values)
     if "language" in values:
         ctx.use_language(str(values["language"]))  # confirm in the new language
     ctx.reply("Setting {name} changed.", name=setting.name)
 
 
-def commands() -> list[Command]:
+def feature(services: Services) -> Feature:
+    """`!réglages`; what depends on a setting listens through ``services.links``."""
+    listeners = services.links.settings_listeners
+
+    async def handler(ctx: Context) -> None:
+        await reglages(ctx, listeners)
+
+    return Feature(commands=commands(handler))
+
+
+def commands(handler: Handler) -> list[Command]:
     return [
         Command(
             name="réglages",
             aliases=("reglages", "settings"),
-            handler=reglages,
+            handler=handler,
             summary=N_("see this room's settings; organisers can change them"),
             usage=N_("[setting value]"),
             examples=(

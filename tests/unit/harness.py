@@ -9,16 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.matrix.gateway import SendError
-from bot.runtime.app import Services, assemble
+from bot.runtime.builder import build_runtime
 from bot.runtime.clock import FrozenClock, to_millis
 from bot.runtime.config import Config, load_config
-from bot.runtime.intake import Intake
-from bot.runtime.messages import MessageRenderer
-from bot.runtime.outbox import Outbox
-from bot.runtime.pacing import Pacer
-from bot.runtime.router import Router
-from bot.runtime.timers import Timers
-from bot.text.i18n import Translations
 from bot.tools.shipped_config import EXAMPLE, environment
 from storage.db import Database
 
@@ -100,36 +93,22 @@ class Harness:
         self.sender = RecordingSender()
         self.levels: dict[str, float] = {}
         config = shipped_config(language)
-        self.translations = Translations()
-        self.renderer = MessageRenderer(self.translations)
-        self.outbox = Outbox(database, self.sender, clock)
-        self.timers = Timers(database, clock)
-        services = Services(
+        self.runtime = build_runtime(
             config,
-            database,
-            clock,
-            self.outbox,
-            self.timers,
-            self.renderer,
-            self.translations,
-            self.sender,  # type: ignore[arg-type]
-        )
-        self.registry, self.hooks = assemble(services)
-        self.intake = Intake(
-            bot_user_id=BOT,
             database=database,
             clock=clock,
-            defaults=config.bot,
-            router=Router(self.registry, config.bot.command_prefix),
-            pacer=Pacer(config.bot.commands_per_minute, config.bot.max_waiting_commands),
-            hooks=self.hooks,
-            translations=self.translations,
-            renderer=self.renderer,
-            outbox=self.outbox,
-            timers=self.timers,
+            gateway=self.sender,  # type: ignore[arg-type]
             power_level=self._power_level,
             display_name=self.sender.display_name,
         )
+        self.services = self.runtime.services
+        self.translations = self.services.translations
+        self.renderer = self.services.renderer
+        self.outbox = self.runtime.outbox
+        self.timers = self.runtime.timers
+        self.registry = self.runtime.registry
+        self.hooks = self.runtime.hooks
+        self.intake = self.runtime.intake
         self._events = itertools.count(1)
 
     async def _power_level(self, room_id: str, user_id: str) -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,7 +25,6 @@ from bot.runtime.config import (
     validate,
 )
 from bot.runtime.messages import MAX_EVENT_BYTES
-from handlers.digest.commands import ensure_schedules
 from handlers.digest.shared import SharedDigest
 from handlers.proposals.commands import message_link
 from storage.models import ScheduledTask
@@ -224,7 +222,7 @@ def restart(bot: Harness) -> Harness:
     fresh = Harness(bot.database, bot.clock)
     fresh.levels = bot.levels
     fresh.sender.request_json = room_names  # type: ignore[attr-defined]
-    ensure_schedules(SimpleNamespace(timers=fresh.timers))  # type: ignore[arg-type]
+    fresh.runtime.run_start_steps(after_timers=True)  # as at start: every room's digest task
     return fresh
 
 

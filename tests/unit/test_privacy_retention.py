@@ -12,7 +12,6 @@ import pytest
 from harness import BOT, ROOM, RecordingSender
 from sqlmodel import select
 
-from bot.runtime.app import Services
 from bot.runtime.clock import FrozenClock, to_millis
 from bot.runtime.config import (
     BotConfig,
@@ -22,6 +21,7 @@ from bot.runtime.config import (
     PrivacyConfig,
     StorageConfig,
 )
+from bot.runtime.kit import Services
 from bot.runtime.messages import MessageRenderer
 from bot.runtime.outbox import Outbox
 from bot.runtime.timers import Timers
@@ -146,7 +146,7 @@ async def test_privacy_retention_purges_what_is_older_than_the_period_and_plans_
     with kit.database.session() as session:
         session.add(PrivacyForgetRequest(user_id=ALICE, room_id=ROOM, requested_at=now))
 
-    retention.prepare_retention(kit.services)
+    retention.Retention(kit.services).prepare()
     tomorrow_4am = datetime(2026, 6, 16, 4, 0, tzinfo=UTC)
     assert kit.tasks() == [("retention:2026-06-16", "pending", tomorrow_4am)]
     assert await kit.timers.fire_due() == 0  # nothing before 04:00
@@ -185,7 +185,7 @@ async def test_privacy_retention_scrubs_old_copies_of_sent_messages(kit):
                     sent_at=sent_at,
                 )
             )
-    retention.prepare_retention(kit.services)
+    retention.Retention(kit.services).prepare()
     kit.clock.advance(timedelta(days=1))
     await kit.timers.fire_due()
     contents = {m.key: m.content for m in kit.rows(OutboxMessage)}
@@ -193,9 +193,9 @@ async def test_privacy_retention_scrubs_old_copies_of_sent_messages(kit):
 
 
 async def test_privacy_retention_missed_while_down_runs_at_start_instead_of_being_missed(kit):
-    retention.prepare_retention(kit.services)  # plans 16 June 04:00
+    retention.Retention(kit.services).prepare()  # plans 16 June 04:00
     kit.clock.advance(timedelta(days=2))  # the bot was down over two 04:00s
-    retention.prepare_retention(kit.services)
+    retention.Retention(kit.services).prepare()
     kit.timers.rebuild()  # what start does: overdue tasks over an hour late become "missed"
     assert [status for _, status, _ in kit.tasks()] == ["pending", "pending"]
     assert await kit.timers.fire_due() == 1

@@ -55,7 +55,7 @@ async def test_after_downtime_recent_tasks_fire_late_and_old_ones_are_reported_m
     fired: list[TaskRun] = []
     reported: list[tuple[str, list[str]]] = []
     timers = make_timers(database, clock, fired)
-    timers.report_missed = lambda session, room, tasks: reported.append(
+    timers.report_missed = lambda session, room, tasks, describe: reported.append(
         (room, [t.key for t in tasks])
     )
     add(timers, database, "reminder:E4:1d", clock.now() + timedelta(minutes=5))

@@ -1,0 +1,97 @@
+"""The feature kit: everything a feature may use and everything it may declare.
+
+A feature package imports from here (and from ``bot.text`` and ``storage``), never from the
+application: the builder (``bot.runtime.builder``) hands each feature its ``Services`` and
+plugs in what the feature returns as a ``Feature``. Features that need one another meet through
+named ``Links`` (settings listeners, cancel-by-ID providers), never by importing each other's
+modules or looking each other up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.matrix.gateway import MatrixGateway
+from bot.runtime.clock import Clock
+from bot.runtime.config import Config
+from bot.runtime.context import Context
+from bot.runtime.messages import MessageRenderer
+from bot.runtime.outbox import Outbox, SentHook
+from bot.runtime.router import Command
+from bot.runtime.timers import TaskKind, Timers
+from bot.text.i18n import Translations
+from storage.db import Database
+
+MessageHook = Callable[[Context, str, dict[str, Any]], Awaitable[None]]
+ReactionHook = Callable[[Context, str, str], Awaitable[None]]
+RedactionHook = Callable[[Context, str], Awaitable[None]]
+EditHook = Callable[[Context, str, dict[str, Any]], Awaitable[None]]
+PollHook = Callable[[Context, dict[str, Any]], Awaitable[None]]
+
+# Called in the transaction of `!réglages` after a room setting changed (the new values).
+SettingsListener = Callable[[Context, dict[str, object]], None]
+# Cancels the object numbered N of a typed ID (`S2` → 2) for `!annuler`.
+Canceller = Callable[[Context, int], Awaitable[None]]
+# Work a feature does once at start, before or after the timers are rebuilt.
+StartStep = Callable[[], None]
+
+
+@dataclass
+class Hooks:
+    """What features listen to besides commands."""
+
+    messages: list[MessageHook] = field(default_factory=list)
+    reactions: list[ReactionHook] = field(default_factory=list)
+    redactions: list[RedactionHook] = field(default_factory=list)
+    edits: list[EditHook] = field(default_factory=list)
+    polls: list[PollHook] = field(default_factory=list)
+
+    def extend(self, other: Hooks) -> None:
+        self.messages += other.messages
+        self.reactions += other.reactions
+        self.redactions += other.redactions
+        self.edits += other.edits
+        self.polls += other.polls
+
+
+@dataclass
+class Links:
+    """Where features meet: filled by the builder from every feature's declarations, read by
+    the features that serve them (settings calls its listeners, `!annuler` its cancellers)."""
+
+    settings_listeners: list[SettingsListener] = field(default_factory=list)
+    cancellers: dict[str, Canceller] = field(default_factory=dict)
+
+
+@dataclass
+class Services:
+    """What features may use. Built once by the builder."""
+
+    config: Config
+    database: Database
+    clock: Clock
+    outbox: Outbox
+    timers: Timers
+    renderer: MessageRenderer
+    translations: Translations
+    gateway: MatrixGateway
+    links: Links = field(default_factory=Links)
+
+
+@dataclass
+class Feature:
+    """What a feature adds to the bot."""
+
+    commands: list[Command] = field(default_factory=list)
+    hooks: Hooks = field(default_factory=Hooks)
+    task_kinds: list[TaskKind] = field(default_factory=list)
+    sent_hooks: list[tuple[str, SentHook]] = field(default_factory=list)
+    settings_listeners: list[SettingsListener] = field(default_factory=list)
+    # typed ID prefix (`S`) → how to cancel one with `!annuler`
+    cancellers: dict[str, Canceller] = field(default_factory=dict)
+    # once at start: before the timers are rebuilt (so a task is not reported missed) …
+    before_timers: list[StartStep] = field(default_factory=list)
+    # … and after (so what the rebuild marked is known)
+    after_timers: list[StartStep] = field(default_factory=list)
