@@ -29,11 +29,10 @@ from typing import Any, Protocol
 
 from Crypto.Signature import eddsa
 
-from bot.matrix.crypto import CRYPTO_DIR, write_private
+from bot.matrix.key_files import cross_signing_file, write_private
 
 log = logging.getLogger(__name__)
 
-KEYS_FILE = "cross_signing.json"
 QUERY = "/_matrix/client/v3/keys/query"
 DEVICE_SIGNING_UPLOAD = "/_matrix/client/v3/keys/device_signing/upload"
 SIGNATURES_UPLOAD = "/_matrix/client/v3/keys/signatures/upload"
@@ -188,7 +187,7 @@ async def ensure_cross_signed(
     Returns True when the device is cross-signed. Never raises for homeserver trouble: it
     logs what is missing, and the next start tries again.
     """
-    path = data_dir / CRYPTO_DIR / KEYS_FILE
+    path = cross_signing_file(data_dir)
     keys = CrossSigningKeys.load(path)
     if keys is None:
         keys = CrossSigningKeys.generate()

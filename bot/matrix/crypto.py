@@ -1,27 +1,26 @@
-"""End-to-end encryption: where the keys live, what is checked at start, and what happens
-with a message the bot cannot decrypt.
+"""End-to-end encryption: what is checked at start, and what happens with a message the bot
+cannot decrypt.
 
-- The crypto store (matrix-nio's SQLite store, vodozemac inside) lives in ``<data_dir>/crypto``
-  next to ``credentials.json``: the device ID, the access token and the store belong together.
-  Its pickles are encrypted with a random secret kept in ``<data_dir>/crypto/pickle_key``
-  (owner-only), generated once.
+- The crypto store (matrix-nio's SQLite store, vodozemac inside), its pickle key and the
+  credentials belong together; where they live is ``bot.matrix.key_files``.
 - At start, a store that does not match the device the server knows (store lost, device
   reused) is detected: encryption is then *broken*, and the bot refuses to act in encrypted
   rooms rather than send anything it could not encrypt properly.
 - A message nobody shared the keys for gets one short notice per sender per hour, and the
-  keys are requested from the sender's device and from the bot's own devices.
+  keys are requested from the sender's device and from the bot's own devices. (Members'
+  requests for the bot's keys are answered by the gateway: ``bot.matrix.key_requests``.)
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.matrix.cross_signing import ensure_cross_signed
+from bot.matrix.gateway import MatrixGateway
+from bot.matrix.key_files import crypto_files, forget_credentials
 from bot.runtime.clock import Clock, from_millis
 from bot.runtime.config import BotConfig
 from bot.runtime.messages import MessageRenderer, notice_content
@@ -32,13 +31,8 @@ from storage.db import Database
 from storage.rooms import RoomSettingsRepository
 from storage.state import StateRepository
 
-if TYPE_CHECKING:
-    from bot.matrix.gateway import MatrixGateway
-
 log = logging.getLogger(__name__)
 
-CRYPTO_DIR = "crypto"
-PICKLE_KEY_FILE = "pickle_key"
 NOTICE_EVERY = timedelta(hours=1)
 STORE_LOST = "the crypto store does not hold this device's keys"
 FRESH_FOR = timedelta(minutes=5)  # older undecryptable messages: keys requested, no notice
@@ -48,47 +42,6 @@ UNDECRYPTABLE = N_(
 )
 
 
-@dataclass(frozen=True)
-class CryptoFiles:
-    store_path: Path
-    pickle_key: str
-
-
-def crypto_files(data_dir: Path) -> CryptoFiles:
-    """The store folder (owner-only) and the pickle key, created on first use."""
-    store_path = data_dir / CRYPTO_DIR
-    store_path.mkdir(parents=True, exist_ok=True)
-    os.chmod(store_path, 0o700)
-    return CryptoFiles(store_path, load_or_create_secret(store_path / PICKLE_KEY_FILE))
-
-
-def load_or_create_secret(path: Path) -> str:
-    """A random secret in an owner-only file; created once, then always read back."""
-    if path.exists():
-        secret = path.read_text(encoding="utf-8").strip()
-        if secret:
-            return secret
-    secret = secrets.token_urlsafe(32)
-    write_private(path, secret)
-    return secret
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (0600), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
-
-
-def store_file(store_path: Path, user_id: str, device_id: str) -> Path:
-    """The file matrix-nio's default store uses for this account and device."""
-    return store_path / f"{user_id}_{device_id}.db"
-
-
 async def prepare(gateway: MatrixGateway, data_dir: Path, *, password: str) -> bool:
     """Check the store against the server, publish the device keys, cross-sign the device.
 
@@ -96,8 +49,6 @@ async def prepare(gateway: MatrixGateway, data_dir: Path, *, password: str) -> b
     ``gateway.encryption_problem`` is set when keys cannot be trusted, and encrypted rooms
     are refused.
     """
-    from bot.matrix.cross_signing import ensure_cross_signed  # needs this module's helpers
-
     client = gateway.client
     olm = client.olm
     if olm is None:
@@ -141,8 +92,6 @@ def store_lost(gateway: MatrixGateway) -> bool:
 async def start_over(gateway: MatrixGateway, data_dir: Path, *, password: str) -> MatrixGateway:
     """The store of the stored device is lost but a password is at hand: log in again as a
     new device with a new store (the old device can never encrypt again)."""
-    from bot.matrix.gateway import CREDENTIALS_FILE, MatrixGateway
-
     old_device = gateway.client.device_id
     log.warning(
         "the crypto store of device %s is lost: logging in again as a new device (messages "
@@ -150,7 +99,7 @@ async def start_over(gateway: MatrixGateway, data_dir: Path, *, password: str) -
         old_device,
     )
     await gateway.close()
-    (data_dir / CREDENTIALS_FILE).unlink(missing_ok=True)
+    forget_credentials(data_dir)
     files = crypto_files(data_dir)
     fresh = MatrixGateway(
         gateway.client.homeserver,
@@ -177,51 +126,6 @@ async def _device_keys_match(gateway: MatrixGateway, user_id: str, device_id: st
         return True
     published = (device.get("keys") or {}).get(f"ed25519:{device_id}")
     return bool(published == olm.account.identity_keys["ed25519"])
-
-
-async def answer_key_requests(gateway: MatrixGateway, requests: list[Any]) -> None:
-    """Re-send a room key to a member's device that asks for it, when it is safe.
-
-    Only for a session the bot itself created (its own Megolm session of the room, still in
-    use) and only to a device of a current member that this session was already shared
-    with: the answer never gives anyone a key they were not meant to have. Requests from the
-    bot's own other devices are matrix-nio's business (it answers verified ones).
-    """
-    client = gateway.client
-    olm = client.olm
-    if olm is None:
-        return
-    own_key = olm.account.identity_keys["curve25519"]
-    for request in requests:
-        sender, device_id = request.sender, request.requesting_device_id
-        if sender == gateway.user_id or request.sender_key != own_key:
-            continue
-        extra = {"room_id": request.room_id, "sender": sender}
-        room = client.rooms.get(request.room_id)
-        outbound = olm.outbound_group_sessions.get(request.room_id)
-        member = room is not None and sender in room.users and sender not in room.invited_users
-        if not (
-            member
-            and outbound is not None
-            and outbound.id == request.session_id
-            and (sender, device_id) in outbound.users_shared_with
-        ):
-            log.info("key request not answered (not a session shared with it)", extra=extra)
-            continue
-        try:
-            device = olm.device_store[sender][device_id]
-        except KeyError:
-            continue
-        inbound = olm.inbound_group_store.get(request.room_id, own_key, request.session_id)
-        olm_session = olm.session_store.get(device.curve25519)
-        if inbound is None or olm_session is None:
-            continue
-        olm.outgoing_to_device_messages.append(
-            olm._encrypt_forwarding_key(request.room_id, inbound, olm_session, device)
-        )
-        log.info("room key re-sent to %s on request", device_id, extra=extra)
-    if olm.outgoing_to_device_messages:
-        await client.send_to_device_messages()
 
 
 class UndecryptableNotices:

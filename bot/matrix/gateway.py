@@ -1,4 +1,5 @@
-"""The Matrix gateway: the only module that talks to matrix-nio.
+"""The Matrix gateway: the bot's one connection to the homeserver, through matrix-nio (with
+its key store in ``crypto_store`` and its answers to members' key requests in ``key_requests``).
 
 It turns nio's returned error objects into exceptions the runtime can act on (retry later,
 give up, stop the bot), and refuses by construction to send plaintext into an encrypted room.
@@ -10,8 +11,6 @@ import asyncio
 import io
 import json
 import logging
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,10 +21,12 @@ from nio import Api
 from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.matrix.crypto_store import CryptoStore
+from bot.matrix.errors import FatalGatewayError, SendError, TransientError
+from bot.matrix.key_files import CREDENTIALS_FILE, Credentials, load_credentials, save_credentials
+from bot.matrix.key_requests import answer_key_requests
 
 log = logging.getLogger(__name__)
 
-CREDENTIALS_FILE = "credentials.json"
 SENT_MARKER = "org.concerto.txn"  # in every event the bot sends: its transaction ID
 PERMANENT_ERRORS = {
     "M_FORBIDDEN",
@@ -37,50 +38,6 @@ PERMANENT_ERRORS = {
     "M_UNKNOWN",
     "M_BAD_STATE",
 }
-
-
-class FatalGatewayError(RuntimeError):
-    """The bot cannot go on (rejected token, wrong account): stop with this message."""
-
-
-class SendError(Exception):
-    """A send failed. ``retry_after`` (seconds) is set when the server asked us to wait."""
-
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None):
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-
-
-class TransientError(Exception):
-    """The homeserver is unreachable or overloaded: try again later."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    homeserver: str
-    user_id: str
-    device_id: str
-    access_token: str
-
-
-def load_credentials(data_dir: Path) -> Credentials | None:
-    path = data_dir / CREDENTIALS_FILE
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Credentials(**{key: data[key] for key in Credentials.__dataclass_fields__})
-
-
-def save_credentials(data_dir: Path, credentials: Credentials) -> None:
-    """Written owner-only: the access token is as good as the password."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / CREDENTIALS_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(credentials.__dict__, handle)
-    tmp.replace(path)
 
 
 def _error_code(response: Any) -> str:
@@ -274,12 +231,8 @@ class MatrixGateway:
             if client.should_claim_keys:
                 await client.keys_claim(client.get_users_for_key_claiming())
             if self._key_requests:
-                from bot.matrix.crypto import (
-                    answer_key_requests,  # bot.matrix.crypto imports this module
-                )
-
                 requests, self._key_requests = self._key_requests, []
-                await answer_key_requests(self, requests)
+                await answer_key_requests(client, self.user_id, requests)
         except (TimeoutError, OSError, aiohttp.ClientError, nio.LocalProtocolError) as error:
             log.warning("key upkeep failed, will retry after the next sync: %r", error)
 

@@ -7,7 +7,8 @@ import logging
 import re
 from typing import Any
 
-from bot.matrix.gateway import MatrixGateway, TransientError
+from bot.matrix.errors import TransientError
+from bot.matrix.gateway import MatrixGateway
 from bot.runtime.clock import Clock
 from bot.runtime.timers import Timers
 from storage.db import Database

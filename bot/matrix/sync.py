@@ -19,7 +19,8 @@ from typing import Any
 import aiohttp
 import nio
 
-from bot.matrix.gateway import MatrixGateway, TransientError
+from bot.matrix.errors import TransientError
+from bot.matrix.gateway import MatrixGateway
 from bot.matrix.membership import Membership
 from bot.runtime.clock import Clock
 from bot.runtime.intake import Intake

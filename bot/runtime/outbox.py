@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import event
 from sqlmodel import Session
 
-from bot.matrix.gateway import SendError
+from bot.matrix.errors import SendError
 from bot.runtime.clock import Clock
 from storage.db import Database
 from storage.models import OutboxMessage

@@ -15,7 +15,8 @@ import vodozemac
 from encrypted_people import EncryptedPerson, MakeEncrypted, query_keys, raw_messages
 from matrix_people import MakeUser, Person
 
-from bot.matrix.gateway import MatrixGateway, SendError
+from bot.matrix.errors import SendError
+from bot.matrix.gateway import MatrixGateway
 from bot.tools.local_homeserver import LocalHomeserver
 
 

@@ -20,7 +20,7 @@ from bot.matrix.cross_signing import (
     ensure_cross_signed,
     verify_json,
 )
-from bot.matrix.crypto import crypto_files
+from bot.matrix.key_files import crypto_files
 
 USER = "@concerto:example.org"
 DEVICE = "BOTDEVICE"

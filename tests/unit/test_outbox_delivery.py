@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from harness import RecordingSender
 
-from bot.matrix.gateway import SendError
+from bot.matrix.errors import SendError
 from bot.runtime.outbox import Outbox
 from storage.outbox import OutboxRepository
 
