@@ -35,6 +35,7 @@ from bot.runtime.room_settings import RoomView, resolve
 from bot.runtime.router import Router, user_message
 from bot.runtime.timers import Timers
 from bot.text.i18n import Translations
+from bot.text.replies import command_text
 from storage.db import Database
 from storage.rooms import RoomSettingsRepository
 from storage.state import ProcessedEventRepository
@@ -81,17 +82,6 @@ def read_incoming(room_id: str, raw: Any) -> Incoming | None:
     if not isinstance(content, dict) or not isinstance(ts, int) or isinstance(ts, bool):
         return None
     return Incoming(event_id, room_id, sender, kind, content, from_millis(ts), raw)
-
-
-def command_text(body: str) -> str:
-    """Drop a rich-reply fallback (``> <@x> …`` lines) that old clients put before the text."""
-    lines = body.splitlines()
-    if lines and lines[0].startswith("> "):
-        while lines and lines[0].startswith(">"):
-            lines.pop(0)
-        while lines and not lines[0].strip():
-            lines.pop(0)
-    return "\n".join(lines)
 
 
 class Intake:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.matrix.gateway import MatrixGateway
 from bot.runtime.clock import Clock
@@ -36,6 +36,18 @@ SettingsListener = Callable[[Context, dict[str, object]], None]
 Canceller = Callable[[Context, int], Awaitable[None]]
 # Work a feature does once at start, before or after the timers are rebuilt.
 StartStep = Callable[[], None]
+
+
+class MemberNames(Protocol):
+    """How members are named in a room (the Matrix layer knows)."""
+
+    def display_name(self, room_id: str, user_id: str) -> str: ...
+
+
+class RedactionRights(Protocol):
+    """Whether the bot may redact others' events in a room (the Matrix layer knows)."""
+
+    async def may_redact_others(self, room_id: str) -> bool: ...
 
 
 @dataclass

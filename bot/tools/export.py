@@ -32,7 +32,7 @@ class ExportError(Exception):
 
 def proposal_record(view: ProposalView) -> dict[str, Any]:
     """One proposal as exported (tags as written, without repeats)."""
-    from handlers.proposals.commands import message_link
+    from handlers.shared.text import message_link
 
     tags: list[str] = []
     for tag in view.tags:

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.matrix.gateway import MatrixGateway
 from bot.runtime.config import BotConfig
+from bot.runtime.kit import MemberNames
 from bot.runtime.room_settings import RoomView, resolve
 from bot.text.dates import format_duration, format_when
 from handlers.digest.model import (
@@ -26,9 +26,9 @@ from handlers.digest.model import (
     group_by_tag,
     tag_counts,
 )
-from handlers.polls.closing import poll_tally
-from handlers.proposals.commands import message_link, shorten
+from handlers.polls.results import poll_tally
 from handlers.shared.tags import apply_synonyms, fold_tag
+from handlers.shared.text import message_link, shorten
 from storage.agenda import DEADLINE, AgendaRepository
 from storage.digests import DigestRepository
 from storage.polls import PollRepository
@@ -41,7 +41,7 @@ def room_view(session: Session, room_id: str, defaults: BotConfig) -> RoomView:
     return resolve(room_id, RoomSettingsRepository(session).get(room_id), defaults)
 
 
-def member_names(gateway: MatrixGateway, room_id: str) -> Callable[[str], str]:
+def member_names(gateway: MemberNames, room_id: str) -> Callable[[str], str]:
     """How members of a room are named in its digest (their display name there)."""
     return lambda user_id: gateway.display_name(room_id, user_id)
 

@@ -33,7 +33,7 @@ from handlers.digest.model import (
     slot_label,
     week_label,
 )
-from handlers.settings.commands import parse_digest_schedule
+from handlers.shared.schedule import parse_digest_schedule
 from storage.digests import TASK_KIND, DigestRepository
 
 SHARED_TASK_KIND = "digest_shared"

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.runtime.clock import to_millis
 from bot.runtime.config import BotConfig
 from bot.runtime.messages import MessageRenderer, notice_content
 from bot.runtime.outbox import Outbox
@@ -22,9 +21,10 @@ from bot.runtime.room_settings import resolve
 from bot.runtime.timers import TaskRun, Timers
 from bot.text.i18n import N_
 from handlers.polls.events import UNSTABLE_END, build_poll_end, vote_emoji
-from handlers.polls.tally import Ballot, TallyResult, tally
+from handlers.polls.results import poll_tally
+from handlers.polls.tally import TallyResult
 from storage.models import ScheduledTask
-from storage.poll_models import Poll, PollBallot
+from storage.poll_models import Poll
 from storage.polls import PollRepository
 from storage.rooms import RoomSettingsRepository
 
@@ -39,32 +39,6 @@ def close_task_key(poll: Poll) -> str:
 def end_event_key(poll: Poll) -> str:
     """The outbox key of a poll's end event: one per poll, whether it was closed or cancelled."""
     return f"pollend:{poll.short_id}"
-
-
-def _ballot(row: PollBallot) -> Ballot:
-    source = row.source if row.source in ("native", "reaction", "reaction_removed") else "native"
-    return Ballot(
-        voter=row.voter,
-        ts=row.ts,
-        event_id=row.event_id,
-        selections=tuple(row.selections),
-        source=source,  # type: ignore[arg-type]
-        malformed=row.malformed,
-    )
-
-
-def answer_ids(poll: Poll) -> list[str]:
-    """The poll's answer IDs, in the order they were offered."""
-    return [answer_id for answer_id, _ in poll.answers]
-
-
-def poll_tally(session: Session, poll: Poll, end: datetime | None = None) -> TallyResult:
-    """Recompute a poll's tally from its stored ballots (votes after ``end`` are ignored)."""
-    assert poll.id is not None
-    end = end or poll.closed_at
-    ballots = [_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
-    end_ts = to_millis(end) if end is not None else None
-    return tally(answer_ids(poll), poll.max_selections, ballots, end_ts)
 
 
 def _result_snapshot(poll: Poll, result: TallyResult) -> dict[str, Any]:

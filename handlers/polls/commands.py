@@ -16,12 +16,11 @@ the notice and the wiring; the rest of the feature lives next to it:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from bot.runtime.context import Context, UserError
-from bot.runtime.kit import Feature, Hooks, Services
+from bot.runtime.kit import Feature, Hooks, RedactionRights, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.router import Command, Permission
 from bot.runtime.timers import TaskKind
@@ -47,8 +46,6 @@ from storage.models import OutboxMessage
 from storage.poll_models import Poll
 from storage.polls import PollRepository
 
-if TYPE_CHECKING:
-    from bot.matrix.gateway import MatrixGateway
 log = logging.getLogger(__name__)
 
 SENT_PREFIX = "poll:"
@@ -63,7 +60,7 @@ MSG_MAY_NOT_CANCEL = N_(
 class PollCommands:
     """`!sondage` and `!clore`, sharing one Closer with the intake and the timer."""
 
-    def __init__(self, closer: Closer, gateway: MatrixGateway) -> None:
+    def __init__(self, closer: Closer, gateway: RedactionRights) -> None:
         self.closer = closer
         self.gateway = gateway
 

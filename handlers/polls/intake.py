@@ -15,7 +15,7 @@ from typing import Any
 from bot.runtime.clock import from_millis, to_millis
 from bot.runtime.context import Context
 from handlers.polls.args import MAX_QUESTION_LENGTH
-from handlers.polls.closing import Closer, answer_ids
+from handlers.polls.closing import Closer
 from handlers.polls.events import (
     MAX_ANSWER_LENGTH,
     MIN_ANSWERS,
@@ -26,6 +26,7 @@ from handlers.polls.events import (
     parse_poll_response,
     parse_poll_start,
 )
+from handlers.polls.results import answer_ids
 from handlers.polls.tally import Ballot, ballot_from_response, reaction_ballot
 from storage.poll_models import Poll
 from storage.polls import PollRepository

@@ -18,14 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from bot.runtime.context import Context, UserError
-from bot.runtime.intake import command_text
 from bot.runtime.kit import Feature, Hooks, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.router import Command, fold, split_command
 from bot.text.i18n import N_, Message
+from bot.text.replies import command_text
 from handlers.shared.tags import (
     PROPOSAL_MARKERS,
     Tag,
@@ -37,6 +36,7 @@ from handlers.shared.tags import (
     split_proposal,
     validate_proposal_text,
 )
+from handlers.shared.text import message_link, shorten
 from storage.proposal_models import Proposal
 from storage.proposals import (
     RETAINED,
@@ -52,7 +52,6 @@ SUPPORT_KEY = "👍"
 RETAINED_KEY = "⭐"
 SET_ASIDE_KEY = "🗄"  # usually sent with U+FE0F, which normalise_key drops
 PAGE_SIZE = 10
-LIST_TEXT_LENGTH = 300
 COMMAND_NAMES = ("proposition", "proposal", "propose")
 
 _VARIATION_AND_SKIN = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
@@ -77,11 +76,6 @@ STATUS_NAMES = {
 def normalise_key(key: str) -> str:
     """A reaction key without variation selectors and skin tones (👍🏽, 👍️ → 👍)."""
     return _VARIATION_AND_SKIN.sub("", key).strip()
-
-
-def message_link(room_id: str, event_id: str) -> str:
-    """A matrix.to link to a message."""
-    return f"https://matrix.to/#/{quote(room_id, safe='!:@$.')}/{quote(event_id, safe='$:@.')}"
 
 
 def duplicate_key(text: str) -> str:
@@ -165,11 +159,6 @@ def parse_list_args(args: str, synonyms: Mapping[str, str]) -> tuple[list[str], 
         if canonical not in tags:
             tags.append(canonical)
     return tags, page
-
-
-def shorten(text: str, limit: int = LIST_TEXT_LENGTH) -> str:
-    flat = _SPACES.sub(" ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def entry(

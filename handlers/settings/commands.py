@@ -3,60 +3,20 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.runtime.context import Context, UserError
 from bot.runtime.kit import Feature, Services, SettingsListener
-from bot.runtime.router import Command, Handler
+from bot.runtime.router import Command, Handler, fold
 from bot.text.dates import DateError, format_offset, parse_offsets
 from bot.text.i18n import N_, SUPPORTED_LANGUAGES
+from handlers.shared.schedule import OFF_WORDS, parse_digest_schedule
 from handlers.shared.tags import TagError, parse_synonym_setting
 from storage.rooms import RoomSettingsRepository
 
-OFF_WORDS = {"off", "non", "aucun", "none", "désactivé", "desactive"}
-WEEKDAYS = {
-    "lundi": 0, "monday": 0, "mardi": 1, "tuesday": 1, "mercredi": 2, "wednesday": 2,
-    "jeudi": 3, "thursday": 3, "vendredi": 4, "friday": 4, "samedi": 5, "saturday": 5,
-    "dimanche": 6, "sunday": 6,
-}  # fmt: skip
-WEEKDAY_NAMES = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
-TIME_PATTERN = re.compile(r"^(\d{1,2})\s*(?:h|:)\s*(\d{2})?$")
 ROOM_PATTERN = re.compile(r"^[!#][^\s:]+(:[A-Za-z0-9.\-]+(:\d+)?)?$")
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-@dataclass(frozen=True)
-class DigestSchedule:
-    weekday: int  # Monday = 0
-    hour: int
-    minute: int
-
-    def stored(self) -> str:
-        return f"{WEEKDAY_NAMES[self.weekday]} {self.hour:02d}:{self.minute:02d}"
-
-
-def parse_digest_schedule(text: str) -> DigestSchedule | None:
-    """`vendredi 17h`, `monday 09:00` → a schedule; `off` → None; anything else: UserError."""
-    words = text.split()
-    if len(words) == 1 and _fold(words[0]) in {_fold(word) for word in OFF_WORDS}:
-        return None
-    example = N_("Give a day and a time, e.g. {example}, or {off} to turn the digest off.")
-    if len(words) != 2 or _fold(words[0]) not in WEEKDAYS:
-        raise UserError(example, example="résumé vendredi 17h", off="résumé off")
-    match = TIME_PATTERN.match(words[1].lower())
-    if not match:
-        raise UserError(example, example="résumé vendredi 17h", off="résumé off")
-    hour, minute = int(match.group(1)), int(match.group(2) or 0)
-    if hour > 23 or minute > 59:
-        raise UserError(example, example="résumé vendredi 17h", off="résumé off")
-    return DigestSchedule(WEEKDAYS[_fold(words[0])], hour, minute)
 
 
 def _offsets(value: str, language: str) -> str:
@@ -98,7 +58,7 @@ def _set_digest(ctx: Context, value: str) -> dict[str, object]:
 
 
 def _set_digest_room(ctx: Context, value: str) -> dict[str, object]:
-    if _fold(value) in OFF_WORDS:
+    if fold(value) in OFF_WORDS:
         return {"digest_room": ""}
     if not ROOM_PATTERN.match(value):
         raise UserError(
@@ -163,9 +123,9 @@ SETTINGS = [
 
 
 def find_setting(name: str) -> Setting | None:
-    folded = _fold(name)
+    folded = fold(name)
     for setting in SETTINGS:
-        if folded in {_fold(n) for n in (setting.name, *setting.aliases)}:
+        if folded in {fold(n) for n in (setting.name, *setting.aliases)}:
             return setting
     return None
 

@@ -12,7 +12,7 @@ import sqlite3
 from conftest import joined
 from matrix_people import Person, reply_to, text
 
-from handlers.proposals.commands import message_link
+from handlers.shared.text import message_link
 
 EVENT_LIMIT = 64 * 1024  # what Matrix allows an event; the content must stay under it
 

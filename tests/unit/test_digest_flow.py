@@ -14,7 +14,7 @@ from bot.runtime.clock import FrozenClock
 from bot.runtime.messages import MAX_EVENT_BYTES
 from handlers.digest.messages import RoomMessage, SharedMessage, content_size
 from handlers.digest.model import NewProposal, ProposalLine, RoomDigest, group_by_tag
-from handlers.proposals.commands import message_link
+from handlers.shared.text import message_link
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
 

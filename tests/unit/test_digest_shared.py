@@ -26,7 +26,7 @@ from bot.runtime.config import (
 )
 from bot.runtime.messages import MAX_EVENT_BYTES
 from handlers.digest.shared import SharedDigest
-from handlers.proposals.commands import message_link
+from handlers.shared.text import message_link
 from storage.models import ScheduledTask
 
 ORGANISER = "@org:test"

@@ -15,7 +15,8 @@ from sqlmodel import SQLModel, select
 from bot.runtime.context import UserError
 from bot.runtime.router import Permission, split_command
 from bot.text.fields import FieldError, split_fields
-from handlers.settings.commands import SETTINGS, parse_digest_schedule
+from handlers.settings.commands import SETTINGS
+from handlers.shared.schedule import parse_digest_schedule
 from storage.models import OutboxMessage, ScheduledTask
 
 MEMBER = "@member:test"

@@ -23,8 +23,8 @@ from bot.runtime.room_settings import resolve
 from bot.runtime.timers import Timers
 from bot.text.i18n import Translations
 from handlers.polls import commands as polls_module
-from handlers.polls.closing import poll_tally
 from handlers.polls.events import NUMBER_EMOJI
+from handlers.polls.results import poll_tally
 from storage.db import Database
 from storage.models import OutboxMessage, ScheduledTask
 from storage.poll_models import Poll, PollBallot
