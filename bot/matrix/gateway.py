@@ -38,6 +38,11 @@ PERMANENT_ERRORS = {
     "M_UNKNOWN",
     "M_BAD_STATE",
 }
+ENCRYPTION_STATE = {  # an ``initial_state`` entry: the room is encrypted from its creation
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
 
 
 def _error_code(response: Any) -> str:
@@ -428,6 +433,60 @@ class MatrixGateway:
         if isinstance(response, nio.JoinedMembersResponse):
             return [member.user_id for member in response.members]
         raise TransientError(f"joined_members failed: {response}")
+
+    async def membership(self, room_id: str, user_id: str) -> str | None:
+        """``user_id``'s membership in the room from its current state (``join``, ``invite``,
+        ``leave``…), or None when the server does not say. Connection problems raise."""
+        room, user = quote(room_id, safe=""), quote(user_id, safe="")
+        status, state = await self.request_json(
+            "GET", f"/_matrix/client/v3/rooms/{room}/state/m.room.member/{user}"
+        )
+        if status != 200:
+            return None
+        membership = state.get("membership")
+        return membership if isinstance(membership, str) else ""
+
+    async def invite(self, room_id: str, user_id: str) -> bool:
+        """Invite ``user_id`` into the room: whether the server accepted. Connection problems
+        raise."""
+        status, _ = await self.request_json(
+            "POST",
+            f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/invite",
+            {"user_id": user_id},
+        )
+        return status == 200
+
+    async def create_direct_room(self, user_id: str, *, encrypted: bool) -> str | None:
+        """A new direct room (a trusted private chat) with ``user_id`` invited, encrypted from
+        its creation when ``encrypted``; None when the server refused (logged). Connection
+        problems raise."""
+        create: dict[str, Any] = {
+            "preset": "trusted_private_chat",
+            "is_direct": True,
+            "invite": [user_id],
+        }
+        if encrypted:
+            create["initial_state"] = [ENCRYPTION_STATE]
+        status, body = await self.request_json("POST", "/_matrix/client/v3/createRoom", create)
+        room_id = body.get("room_id")
+        if status != 200 or not isinstance(room_id, str):
+            log.warning("createRoom refused (%s): %s", status, body.get("errcode"))
+            return None
+        return room_id
+
+    async def room_name(self, room_id: str) -> str | None:
+        """The room's name (its ``m.room.name`` state), or None when it has none or the server
+        cannot say (never raises: a name is never worth failing for)."""
+        state = await self._get_json(f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.name")
+        name = (state or {}).get("name")
+        return str(name) if name else None
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        """The ID of the room a ``#alias:server`` points to, or None when unknown or the server
+        cannot say (never raises)."""
+        found = await self._get_json(f"/_matrix/client/v3/directory/room/{quote(alias)}")
+        room_id = (found or {}).get("room_id")
+        return str(room_id) if room_id else None
 
     def display_name(self, room_id: str, user_id: str) -> str:
         room = self.client.rooms.get(room_id)

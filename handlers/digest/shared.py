@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -61,29 +59,17 @@ class RoomNames:
         self.services = services
         self.names: dict[str, str] = {}
 
-    async def _state(self, path: str) -> dict[str, Any]:
-        request = getattr(self.services.gateway, "request_json", None)
-        if request is None:
-            return {}
-        try:
-            status, body = await request("GET", path)
-        except Exception:  # a missing name is not worth failing a digest
-            log.warning("could not read %s", path)
-            return {}
-        return body if status == 200 else {}
-
     async def room_name(self, room_id: str) -> str:
         if room_id not in self.names:
-            body = await self._state(f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.name")
-            self.names[room_id] = str(body.get("name") or room_id)
+            name = await self.services.gateway.room_name(room_id)
+            self.names[room_id] = name or room_id
         return self.names[room_id]
 
     async def resolve_room(self, target: str) -> str:
         """A room ID for a `salon-résumé` value (room IDs as is, aliases looked up)."""
         if not target.startswith("#"):
             return target
-        body = await self._state(f"/_matrix/client/v3/directory/room/{quote(target)}")
-        return str(body.get("room_id") or "")
+        return await self.services.gateway.resolve_alias(target) or ""
 
 
 class SharedDigest:

@@ -23,7 +23,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from sqlmodel import Session
 
@@ -53,11 +52,6 @@ CONFIRM_FORGET = N_(
     "confirm, send {command} again within 5 minutes."
 )
 FILENAME = N_("concerto-my-data.json")
-ENCRYPTION_STATE = {
-    "type": "m.room.encryption",
-    "state_key": "",
-    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
-}
 
 
 # --- direct room -------------------------------------------------------------------------------
@@ -87,33 +81,17 @@ async def open_direct_room(
         ):
             known = None
         if known is not None:
-            room = quote(known, safe="")
-            status, state = await gateway.request_json(
-                "GET",
-                f"/_matrix/client/v3/rooms/{room}/state/m.room.member/{quote(user_id, safe='')}",
-            )
-            if status == 200 and state.get("membership") in ("join", "invite"):
+            membership = await gateway.membership(known, user_id)
+            if membership in ("join", "invite"):
                 return known
-            if status == 200:  # they left: the bot is still there, invite them back
-                status, _ = await gateway.request_json(
-                    "POST", f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": user_id}
-                )
-                if status == 200:
-                    return known
-        create: dict[str, Any] = {
-            "preset": "trusted_private_chat",
-            "is_direct": True,
-            "invite": [user_id],
-        }
-        if encrypted:
-            create["initial_state"] = [ENCRYPTION_STATE]
-        status, body = await gateway.request_json("POST", "/_matrix/client/v3/createRoom", create)
+            # they left: the bot is still there, invite them back
+            if membership is not None and await gateway.invite(known, user_id):
+                return known
+        room_id = await gateway.create_direct_room(user_id, encrypted=encrypted)
     except Exception:
         log.exception("could not open a direct room", extra={"sender": user_id})
         raise UserError(DM_FAILED) from None
-    room_id = body.get("room_id")
-    if status != 200 or not isinstance(room_id, str):
-        log.warning("createRoom refused (%s): %s", status, body.get("errcode"))
+    if room_id is None:  # refused: the gateway logged why
         raise UserError(DM_FAILED)
     repository.set_direct_room(user_id, room_id, now)
     return room_id

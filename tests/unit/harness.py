@@ -74,6 +74,23 @@ class RecordingSender:
     async def may_redact_others(self, room_id: str) -> bool:
         return room_id in self.redactor_rooms
 
+    # The homeserver knows no names, aliases or members and creates no rooms: tests that need
+    # them replace these methods.
+    async def room_name(self, room_id: str) -> str | None:
+        return None
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        return None
+
+    async def membership(self, room_id: str, user_id: str) -> str | None:
+        return None
+
+    async def invite(self, room_id: str, user_id: str) -> bool:
+        return False
+
+    async def create_direct_room(self, user_id: str, *, encrypted: bool) -> str | None:
+        return None
+
 
 def shipped_config(language: str = "fr") -> Config:
     """config.example.toml as shipped; ``language`` stands for a room set to that language."""

@@ -46,16 +46,13 @@ def bot(sqlite_database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Har
     monkeypatch.chdir(tmp_path)  # the harness's data dir is relative: keep files in tmp
     harness = Harness(sqlite_database, FrozenClock(NOW))
     harness.levels[ORGANISER] = 100
-    harness.sender.request_json = room_names  # type: ignore[attr-defined]
+    harness.sender.room_name = room_name  # type: ignore[method-assign]
     return harness
 
 
-async def room_names(method: str, path: str) -> tuple[int, dict[str, Any]]:
+async def room_name(room_id: str) -> str | None:
     """The homeserver's answer to the digest's room-name lookups."""
-    for room_id, name in NAMES.items():
-        if room_id.replace("!", "%21").replace(":", "%3A") in path:
-            return 200, {"name": name}
-    return 404, {}
+    return NAMES.get(room_id)
 
 
 async def say(bot: Harness, room_id: str, sender: str, body: str) -> None:
@@ -221,7 +218,7 @@ def restart(bot: Harness) -> Harness:
     """The bot starts again on the same database: timers and digest tasks are set up anew."""
     fresh = Harness(bot.database, bot.clock)
     fresh.levels = bot.levels
-    fresh.sender.request_json = room_names  # type: ignore[attr-defined]
+    fresh.sender.room_name = room_name  # type: ignore[method-assign]
     fresh.runtime.run_start_steps(after_timers=True)  # as at start: every room's digest task
     return fresh
 

@@ -26,28 +26,32 @@ ALICE_TEXT = "Un tiers-lieu dans chaque canton"
 
 
 class FakeHomeserver:
-    """Answers the raw calls the privacy feature makes to open a direct room."""
+    """Answers the gateway calls the privacy feature makes to open a direct room."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any] | None]] = []
-        self.membership = "join"
+        self.calls: list[tuple[Any, ...]] = []
+        self.state = "join"  # the person's membership in the direct room
 
-    async def request_json(
-        self, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        self.calls.append((method, path, body))
-        if path.endswith("/createRoom"):
-            return 200, {"room_id": DM}
-        if "/state/m.room.member/" in path:
-            return 200, {"membership": self.membership}
-        return 200, {}
+    async def membership(self, room_id: str, user_id: str) -> str | None:
+        self.calls.append(("membership", room_id, user_id))
+        return self.state
+
+    async def invite(self, room_id: str, user_id: str) -> bool:
+        self.calls.append(("invite", room_id, user_id))
+        return True
+
+    async def create_direct_room(self, user_id: str, *, encrypted: bool) -> str | None:
+        self.calls.append(("create_direct_room", user_id, encrypted))
+        return DM
 
 
 @pytest.fixture
 def harness(database, clock) -> Harness:
     h = Harness(database, clock)
     h.server = FakeHomeserver()  # type: ignore[attr-defined]
-    h.sender.request_json = h.server.request_json  # type: ignore[attr-defined]
+    h.sender.membership = h.server.membership  # type: ignore[method-assign]
+    h.sender.invite = h.server.invite  # type: ignore[method-assign]
+    h.sender.create_direct_room = h.server.create_direct_room  # type: ignore[method-assign]
     return h
 
 
@@ -175,17 +179,16 @@ async def test_privacy_my_data_sends_a_json_file_and_a_summary_in_a_reused_direc
     assert [(r.user_id, r.room_id) for r in rows(harness, PrivacyDirectRoom)] == [(ALICE, DM)]
     # Asked again: the same direct room is reused, no new room is created.
     await command(harness, ALICE, "!my-data")
-    creations = [call for call in harness.server.calls if call[1].endswith("/createRoom")]
-    assert len(creations) == 1
-    assert creations[0][2]["invite"] == [ALICE] and creations[0][2]["is_direct"] is True
+    creations = [call for call in harness.server.calls if call[0] == "create_direct_room"]
+    assert creations == [("create_direct_room", ALICE, False)]
 
 
 async def test_privacy_my_data_invites_back_a_person_who_left_the_direct_room(harness):
     await command(harness, ALICE, "!mes-données")
-    harness.server.membership = "leave"
+    harness.server.state = "leave"
     await command(harness, ALICE, "!mes-données")
-    invites = [call for call in harness.server.calls if call[1].endswith("/invite")]
-    assert invites and invites[0][2] == {"user_id": ALICE}
+    invites = [call for call in harness.server.calls if call[0] == "invite"]
+    assert invites == [("invite", DM, ALICE)]
 
 
 async def test_privacy_forget_me_needs_a_confirmation_within_five_minutes(harness):
