@@ -40,10 +40,16 @@ for _folder in (REPO, REPO / "tests" / "integration"):
 
 from matrix_people import Person  # noqa: E402
 
+from bot.runtime.config import ENV_PREFIX, load_config  # noqa: E402
 from bot.tools.local_homeserver import LocalHomeserver, RegisteredUser  # noqa: E402
+from bot.tools.shipped_config import EXAMPLE, departures, env_name, environment  # noqa: E402
 
 __all__ = [
+    "PACE",
+    "PACE_INTERVAL",
+    "PACE_WINDOW",
     "REPO",
+    "SHIPPED",
     "BotProcess",
     "EchoBotProcess",
     "LocalHomeserver",
@@ -53,6 +59,7 @@ __all__ = [
     "concerto_reply",
     "joined",
     "machine_description",
+    "pacing_notice",
     "percentile",
     "register",
     "replies_to",
@@ -66,6 +73,20 @@ __all__ = [
 
 RESULTS_FILE = REPO / "BENCHMARKS.md"
 PROFILE = os.environ.get("CONCERTO_BENCH_PROFILE") == "1"
+
+SHIPPED = load_config(EXAMPLE, environ={}).bot
+"""The shipped bot settings the benchmarked bot runs with (pacing: ``commands_per_minute``)."""
+PACE_WINDOW = 60.0
+"""Seconds after which a person's pace is whole again: a member who sent a burst may again send
+``commands_per_minute`` at once, and an organiser's flood count (one minute) is empty."""
+PACE_INTERVAL = 60 / SHIPPED.commands_per_minute
+"""Seconds between two commands of a person past the ones run at once."""
+PACE = f"{SHIPPED.commands_per_minute} commands at once, then " + (
+    "one a second" if PACE_INTERVAL == 1 else f"one every {PACE_INTERVAL:g} s"
+)
+"""The shipped pace per person and room, in words, for the reports."""
+CATCHING_UP = "un peu plus lentement"  # the notice "I will handle them … a little more slowly"
+FLOOD = "Trop de commandes d'un coup"  # the reply naming the commands refused in a flood
 
 Event = dict[str, Any]
 
@@ -215,9 +236,26 @@ def replies_to(event: Event) -> str | None:
     return target if isinstance(target, str) else None
 
 
+def pacing_notice(event: Event) -> str | None:
+    """``"catching up"`` or ``"flood"`` if the event is the bot's pacing notice (a reply to a
+    command, but not its answer), else None."""
+    body = str((event.get("content") or {}).get("body", ""))
+    if FLOOD in body:
+        return "flood"
+    if CATCHING_UP in body:
+        return "catching up"
+    return None
+
+
 def reply_to(bot_id: str, event_id: str) -> Callable[[Event], bool]:
+    """The bot's answer to the command (pacing notices apart)."""
+
     def match(event: Event) -> bool:
-        return event.get("sender") == bot_id and replies_to(event) == event_id
+        return (
+            event.get("sender") == bot_id
+            and replies_to(event) == event_id
+            and pacing_notice(event) is None
+        )
 
     return match
 
@@ -352,8 +390,10 @@ def _short_frame(frame: str) -> str:
 
 
 class BotProcess(_Process):
-    """The real Concerto bot, started like a deployer does: a config file and the password in
-    the environment. Logs at INFO (as deployed); commands per minute effectively unlimited."""
+    """The real Concerto bot, started like a deployer does: ``config.example.toml`` as shipped,
+    and through the environment only what a deployment sets for itself (see
+    ``bot.tools.shipped_config``) and the password. Every other value — pacing included — is the
+    shipped default, so the figures are what a deployer gets."""
 
     name = "concerto"
 
@@ -362,25 +402,20 @@ class BotProcess(_Process):
         self.server = server
         self.account = account
         self.config_path = directory / "config.toml"
-        self.config_path.write_text(
-            f"""
-[matrix]
-homeserver = "{server.url}"
-user_id = "{account.user_id}"
-device_name = "concerto-bench"
-
-[bot]
-allowed_inviters = ["@.*:{server.server_name}"]
-commands_per_minute = 1000000
-
-[storage]
-data_dir = "{directory / "data"}"
-
-[logging]
-level = "INFO"
-""",
-            encoding="utf-8",
-        )
+        self.config_path.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+        self.environment = {
+            **environment(
+                {
+                    ("matrix", "homeserver"): server.url,
+                    ("matrix", "user_id"): account.user_id,
+                    ("matrix", "device_name"): "concerto-bench",
+                    ("bot", "allowed_inviters"): f"@.*:{server.server_name}",
+                    ("storage", "data_dir"): str(directory / "data"),
+                    ("logging", "level"): "INFO",
+                }
+            ),
+            env_name("matrix", "password"): account.password,
+        }
 
     @property
     def user_id(self) -> str:
@@ -390,12 +425,20 @@ level = "INFO"
     def database_path(self) -> Path:
         return self.directory / "data" / "concerto.db"
 
+    def start(self, *, profile: bool = False) -> None:
+        """Start the bot; refuses a configuration that departs from the shipped defaults."""
+        departed = departures(self.config_path, self.environment)
+        if departed:
+            raise RuntimeError(f"the benchmarked bot departs from config.example.toml: {departed}")
+        super().start(profile=profile)
+
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "bot", "--config", str(self.config_path)]
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["CONCERTO_MATRIX_PASSWORD"] = self.account.password
+        # The developer's own CONCERTO_* settings must not reach the benchmarked bot.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        env.update(self.environment)
         env["PYTHONPATH"] = str(REPO)
         return env
 

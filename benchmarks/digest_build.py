@@ -22,10 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.runtime.config import BotConfig
+from bot.runtime.config import load_config
 from bot.runtime.messages import MessageRenderer
 from bot.runtime.room_settings import resolve
 from bot.text.i18n import Translations
+from bot.tools.shipped_config import EXAMPLE
 from handlers.digest.commands import RoomMessage, build_digest
 from handlers.digest.files import activity, render_week
 from storage.db import Database
@@ -81,7 +82,7 @@ def main() -> None:
         seed(database, options.proposals)
         print(f"seeded {options.proposals} proposals in {time.perf_counter() - started:.2f} s")
         renderer = MessageRenderer(Translations())
-        room = resolve(ROOM, None, BotConfig())
+        room = resolve(ROOM, None, load_config(EXAMPLE, environ={}).bot)  # shipped defaults
         with database.session() as session:
             started = time.perf_counter()
             digest = build_digest(
