@@ -8,7 +8,7 @@ plugged in here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +40,17 @@ from storage.rooms import RoomSettingsRepository
 
 PowerLevel = Callable[[str, str], Awaitable[float]]
 DisplayName = Callable[[str, str], str]
+# Builds a feature from the services, as each feature package's `feature(services)` does.
+FeatureFactory = Callable[[Services], Feature]
 
 
-def build_features(services: Services, registry: Callable[[], Registry]) -> list[Feature]:
-    """Every feature of the bot, in the order help lists their commands."""
+def build_features(
+    services: Services,
+    registry: Callable[[], Registry],
+    extra_features: Sequence[FeatureFactory] = (),
+) -> list[Feature]:
+    """Every feature of the bot, in the order help lists their commands; then any extra
+    feature (a test's own), plugged in exactly as the bot's are."""
     return [
         help_feature.feature(registry, services.config.bot.command_prefix),
         settings.feature(services),
@@ -53,6 +60,7 @@ def build_features(services: Services, registry: Callable[[], Registry]) -> list
         privacy.feature(services),
         retention.feature(services),
         digest.feature(services),
+        *(build(services) for build in extra_features),
     ]
 
 
@@ -63,10 +71,10 @@ class Assembly:
     hooks: Hooks
 
 
-def assemble(services: Services) -> Assembly:
+def assemble(services: Services, extra_features: Sequence[FeatureFactory] = ()) -> Assembly:
     """Build every feature and plug in what it declares."""
     registry_box: list[Registry] = []
-    features = build_features(services, lambda: registry_box[0])
+    features = build_features(services, lambda: registry_box[0], extra_features)
     hooks = Hooks()
     commands: list[Command] = []
     links = services.links
@@ -151,6 +159,7 @@ def build_runtime(
     power_level: PowerLevel,
     display_name: DisplayName,
     templates_dir: Path | None = None,
+    extra_features: Sequence[FeatureFactory] = (),
 ) -> Runtime:
     translations = Translations()
     renderer = MessageRenderer(translations, templates_dir)
@@ -159,7 +168,7 @@ def build_runtime(
     services = Services(
         config, database, clock, outbox, timers, renderer, translations, gateway, Links()
     )
-    assembly = assemble(services)
+    assembly = assemble(services, extra_features)
     router = Router(assembly.registry, config.bot.command_prefix)
     intake = Intake(
         bot_user_id=config.matrix.user_id,

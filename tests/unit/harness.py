@@ -1,15 +1,19 @@
-"""Drives the real runtime (router, intake, outbox, timers, features) without a homeserver:
-a recording sender stands in for the gateway, power levels are given by the test."""
+"""The unit test kit: the bot as the application builds it (``build_runtime``: router, intake,
+outbox, timers, every feature), driven without a homeserver. A recording sender stands in for
+the gateway, power levels are given by the test. The fixtures in ``conftest.py`` build it.
+"""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.matrix.gateway import SendError
-from bot.runtime.builder import build_runtime
+from bot.runtime.builder import FeatureFactory, build_runtime
 from bot.runtime.clock import FrozenClock, to_millis
 from bot.runtime.config import Config, load_config
 from bot.tools.shipped_config import EXAMPLE, environment
@@ -92,24 +96,36 @@ class RecordingSender:
         return None
 
 
-def shipped_config(language: str = "fr") -> Config:
-    """config.example.toml as shipped; ``language`` stands for a room set to that language."""
-    config = load_config(
-        EXAMPLE,
-        environ=environment(
-            {("matrix", "homeserver"): "http://127.0.0.1:1", ("matrix", "user_id"): BOT}
-        ),
-    )
+def shipped_config(language: str = "fr", data_dir: Path | None = None) -> Config:
+    """config.example.toml as shipped; ``language`` stands for a room set to that language,
+    ``data_dir`` for where a deployment keeps its files."""
+    chosen = {("matrix", "homeserver"): "http://127.0.0.1:1", ("matrix", "user_id"): BOT}
+    if data_dir is not None:
+        chosen[("storage", "data_dir")] = str(data_dir)
+    config = load_config(EXAMPLE, environ=environment(chosen))
     return replace(config, bot=replace(config.bot, language=language))
 
 
 class Harness:
-    def __init__(self, database: Database, clock: FrozenClock, *, language: str = "fr") -> None:
+    """The bot built by the application's builder; ``say`` and ``deliver`` hand it events as
+    a sync would and return what it sent."""
+
+    def __init__(
+        self,
+        database: Database,
+        clock: FrozenClock,
+        config: Config,
+        *,
+        sender: RecordingSender | None = None,
+        levels: dict[str, float] | None = None,
+        extra_features: Sequence[FeatureFactory] = (),
+    ) -> None:
         self.database = database
         self.clock = clock
-        self.sender = RecordingSender()
-        self.levels: dict[str, float] = {}
-        config = shipped_config(language)
+        self.config = config
+        self.sender = sender if sender is not None else RecordingSender()
+        self.levels: dict[str, float] = levels if levels is not None else {}
+        self.extra_features = tuple(extra_features)
         self.runtime = build_runtime(
             config,
             database=database,
@@ -117,6 +133,7 @@ class Harness:
             gateway=self.sender,  # type: ignore[arg-type]
             power_level=self._power_level,
             display_name=self.sender.display_name,
+            extra_features=self.extra_features,
         )
         self.services = self.runtime.services
         self.translations = self.services.translations
@@ -127,6 +144,28 @@ class Harness:
         self.hooks = self.runtime.hooks
         self.intake = self.runtime.intake
         self._events = itertools.count(1)
+
+    def start(self) -> None:
+        """What the application does at start, without the scheduler and the sync: commands
+        still waiting keep their turn, the start steps run around the rebuild of the timers."""
+        self.intake.restore_waiting()
+        self.runtime.run_start_steps(after_timers=False)
+        self.timers.rebuild()
+        self.runtime.run_start_steps(after_timers=True)
+
+    def restart(self) -> Harness:
+        """The bot started again on the same database, homeserver and power levels: a new
+        runtime that knows only what was stored."""
+        restarted = Harness(
+            self.database,
+            self.clock,
+            self.config,
+            sender=self.sender,
+            levels=self.levels,
+            extra_features=self.extra_features,
+        )
+        restarted.start()
+        return restarted
 
     async def _power_level(self, room_id: str, user_id: str) -> float:
         return self.levels.get(user_id, 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from harness import ROOM, Harness
@@ -26,11 +25,18 @@ NOW = datetime(2026, 6, 17, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def bot(sqlite_database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    monkeypatch.chdir(tmp_path)  # the harness's data dir is relative: keep files in tmp
-    harness = Harness(sqlite_database, FrozenClock(NOW))
-    harness.levels[ORGANISER] = 100
-    return harness
+def database(sqlite_database):
+    return sqlite_database
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+def levels() -> dict[str, float]:
+    return {ORGANISER: 100}
 
 
 def tasks(bot: Harness) -> dict[str, tuple[str, datetime]]:
@@ -146,7 +152,7 @@ async def test_digest_schedule_follows_settings_and_off_cancels(bot: Harness):
     }
 
 
-async def test_digest_shared_room_and_files(bot: Harness, tmp_path: Path):
+async def test_digest_shared_room_and_files(bot: Harness):
     await bot.say(ORGANISER, "!réglages salon-résumé !shared:test")
     await bot.say(
         MEMBER, "!proposition Ouvrir le fablab le samedi <script>alert(1)</script> #fablab"
@@ -158,7 +164,7 @@ async def test_digest_shared_room_and_files(bot: Harness, tmp_path: Path):
     assert shared[0]["body"].startswith("Résumé commun — semaine 2026-W25")
     assert "Sommaire" in shared[0]["body"]
     assert "<script>" not in shared[0]["formatted_body"]
-    folder = tmp_path / "data" / "digests"
+    folder = bot.config.data_path / "digests"
     markdown = (folder / "2026-W25.md").read_text(encoding="utf-8")
     page = (folder / "2026-W25.html").read_text(encoding="utf-8")
     assert markdown.startswith("# Résumé de la semaine 2026-W25")
@@ -227,9 +233,7 @@ def assert_every_proposal_named(messages: list[dict], links: list[str]) -> None:
         assert len(json.dumps(content, ensure_ascii=False).encode()) <= MAX_EVENT_BYTES
 
 
-async def test_digest_lively_theme_names_every_proposal_in_compact_lines(
-    bot: Harness, tmp_path: Path
-):
+async def test_digest_lively_theme_names_every_proposal_in_compact_lines(bot: Harness):
     await bot.say(ORGANISER, f"!réglages salon-résumé {SHARED}")
     links = await post_proposals(bot, 30)
     before = len(bot.sender.sent)
@@ -248,7 +252,7 @@ async def test_digest_lively_theme_names_every_proposal_in_compact_lines(
         assert "(fin de la proposition" not in content["body"]
         assert "(fin de la proposition" not in content["formatted_body"]
     # the week's files keep every proposal's text
-    folder = tmp_path / "data" / "digests"
+    folder = bot.config.data_path / "digests"
     markdown = (folder / "2026-W25.md").read_text(encoding="utf-8")
     page = (folder / "2026-W25.html").read_text(encoding="utf-8")
     for index, link in enumerate(links, 1):
@@ -306,9 +310,8 @@ def test_digest_parts_past_99_stay_under_the_limit(bot: Harness):
         assert f"({len(parts)}/{len(parts)})" in parts[-1].body.splitlines()[0]
 
 
-async def test_digest_in_english_room(sqlite_database, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    bot = Harness(sqlite_database, FrozenClock(NOW), language="en")
+@pytest.mark.parametrize("language", ["en"])
+async def test_digest_in_english_room(bot: Harness):
     await bot.say(MEMBER, "!proposal Free <b>bikes</b> #mobility")
     replies = await bot.say(MEMBER, "!digest")
     assert replies[0].startswith("Preview of the weekly digest — week 2026-W25 (so far)")

@@ -6,12 +6,12 @@ exactly once even when a transaction fails half-way."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ROOM, Harness
+from harness import ROOM, Harness, RecordingSender
 from sqlmodel import select
 
 from bot.runtime.clock import FrozenClock
@@ -41,18 +41,32 @@ THURSDAY_9 = datetime(2026, 6, 25, 7, 0, tzinfo=UTC)  # the late room's digest o
 NAMES = {ROOM: "Groupe numérique", LATE: "<b>Groupe</b> tardif", SHARED: "Organisation"}
 
 
+@dataclass
+class NamedRooms(RecordingSender):
+    """A homeserver that knows the rooms' names."""
+
+    async def room_name(self, room_id: str) -> str | None:
+        return NAMES.get(room_id)
+
+
 @pytest.fixture
-def bot(sqlite_database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    monkeypatch.chdir(tmp_path)  # the harness's data dir is relative: keep files in tmp
-    harness = Harness(sqlite_database, FrozenClock(NOW))
-    harness.levels[ORGANISER] = 100
-    harness.sender.room_name = room_name  # type: ignore[method-assign]
-    return harness
+def database(sqlite_database):
+    return sqlite_database
 
 
-async def room_name(room_id: str) -> str | None:
-    """The homeserver's answer to the digest's room-name lookups."""
-    return NAMES.get(room_id)
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+def levels() -> dict[str, float]:
+    return {ORGANISER: 100}
+
+
+@pytest.fixture
+def sender() -> NamedRooms:
+    return NamedRooms()
 
 
 async def say(bot: Harness, room_id: str, sender: str, body: str) -> None:
@@ -83,9 +97,7 @@ async def two_rooms(bot: Harness, *, late_schedule: str | None = "jeudi 9h") -> 
         await say(bot, LATE, ORGANISER, f"!réglages résumé {late_schedule}")
 
 
-async def test_digest_shared_goes_out_at_its_time_and_the_late_room_follows(
-    bot: Harness, tmp_path: Path
-):
+async def test_digest_shared_goes_out_at_its_time_and_the_late_room_follows(bot: Harness):
     await two_rooms(bot)
     with bot.database.session() as session:
         rows = session.exec(select(ScheduledTask).where(ScheduledTask.kind == "digest_shared"))
@@ -104,7 +116,7 @@ async def test_digest_shared_goes_out_at_its_time_and_the_late_room_follows(
     assert "Pas encore inclus (leur résumé arrive plus tard et suivra ici) :" in body
     assert "• <b>Groupe</b> tardif — prévu jeudi 25 juin 2026 à 09:00 (Europe/Paris)" in body
     assert "&lt;b&gt;Groupe&lt;/b&gt; tardif" in html and "<b>Groupe</b>" not in html
-    folder = tmp_path / "data" / "digests"
+    folder = bot.config.data_path / "digests"
     markdown = (folder / "2026-W25.md").read_text(encoding="utf-8")
     assert "Pas encore inclus (leur résumé arrive plus tard) :" in markdown
     assert "&lt;b&gt;Groupe&lt;/b&gt; tardif — prévu jeudi 25 juin 2026" in markdown
@@ -206,21 +218,12 @@ async def test_digest_shared_task_is_set_up_at_start_and_never_sends_twice(bot: 
             select(ScheduledTask).where(ScheduledTask.key == "digest_shared:2026-W25")
         )
         session.delete(task.one())
-    restarted = restart(bot)
+    restarted = bot.restart()  # as at start: every room's digest task
     assert len(shared(await at(restarted, MONDAY_NOON))) == 1
     await at(restarted, THURSDAY_9)
-    again = restart(restarted)
+    again = restarted.restart()
     assert shared(await at(again, datetime(2026, 6, 29, 8, 0, tzinfo=UTC))) == []
     assert len(shared(restarted.sender.sent)) == 2  # the shared digest and the addition
-
-
-def restart(bot: Harness) -> Harness:
-    """The bot starts again on the same database: timers and digest tasks are set up anew."""
-    fresh = Harness(bot.database, bot.clock)
-    fresh.levels = bot.levels
-    fresh.sender.room_name = room_name  # type: ignore[method-assign]
-    fresh.runtime.run_start_steps(after_timers=True)  # as at start: every room's digest task
-    return fresh
 
 
 def test_digest_shared_wait_is_checked_in_the_configuration():

@@ -7,7 +7,7 @@ import unicodedata
 from datetime import timedelta
 
 import pytest
-from harness import ROOM, Harness
+from harness import ROOM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import SQLModel, select
@@ -69,30 +69,29 @@ def stored_rows(database) -> int:
 
 
 @pytest.fixture
-def harness(sqlite_database, clock) -> Harness:
-    return Harness(sqlite_database, clock)
+def database(sqlite_database):
+    """SQLite only: these tests send hundreds of commands each."""
+    return sqlite_database
 
 
-async def test_members_cannot_run_organiser_commands_in_any_spelling(harness, sqlite_database):
-    organiser_commands = [
-        c for c in harness.registry.commands if c.permission is Permission.ORGANISERS
-    ]
+async def test_members_cannot_run_organiser_commands_in_any_spelling(bot, database):
+    organiser_commands = [c for c in bot.registry.commands if c.permission is Permission.ORGANISERS]
     assert organiser_commands, "some commands are for organisers only"
     arguments = "Réunion ; demain 14h"
     for command in organiser_commands:
         for name in {s for n in command.all_names for s in spellings(n)}:
-            replies = await harness.say(MEMBER, f"!{name} {arguments}")
+            replies = await bot.say(MEMBER, f"!{name} {arguments}")
             assert replies and "organisateurs" in replies[0], (name, replies)
-    assert stored_rows(sqlite_database) == 0
-    with sqlite_database.session() as session:
+    assert stored_rows(database) == 0
+    with database.session() as session:
         assert session.exec(select(ScheduledTask)).all() == []
 
 
-async def test_members_cannot_change_any_setting_in_any_spelling(harness, sqlite_database):
+async def test_members_cannot_change_any_setting_in_any_spelling(bot, database):
     for setting in SETTINGS:
         for name in {s for n in (setting.name, *setting.aliases) for s in spellings(n)}:
             value = setting.example.split(" ", 1)[1]
-            replies = await harness.say(MEMBER, f"!réglages {name} {value}")
+            replies = await bot.say(MEMBER, f"!réglages {name} {value}")
             assert replies and "organisateurs" in replies[0], (name, replies)
 
 
@@ -100,18 +99,18 @@ async def test_members_cannot_change_any_setting_in_any_spelling(harness, sqlite
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=TEXT)
-async def test_any_command_text_gets_an_answer_and_never_crashes(harness, body):
-    harness.clock.advance(timedelta(minutes=1))  # one person typing, not a flood of examples
+async def test_any_command_text_gets_an_answer_and_never_crashes(bot, body):
+    bot.clock.advance(timedelta(minutes=1))  # one person typing, not a flood of examples
     for name in ("sondage", "événement", "proposition", "réglages", "annuler", "agenda"):
-        harness.levels[MEMBER] = 100  # as an organiser: reach the parsers, not the refusal
-        replies = await harness.say(MEMBER, f"!{name} {body}")
-        harness.levels.pop(MEMBER)
+        bot.levels[MEMBER] = 100  # as an organiser: reach the parsers, not the refusal
+        replies = await bot.say(MEMBER, f"!{name} {body}")
+        bot.levels.pop(MEMBER)
         assert replies, (name, body)  # always an answer: a result or what to fix
         assert "incident" not in " ".join(replies), (name, body, replies)
 
 
-async def test_outbox_holds_no_unescaped_user_html(harness, sqlite_database):
-    harness.levels[MEMBER] = 100
+async def test_outbox_holds_no_unescaped_user_html(bot, database):
+    bot.levels[MEMBER] = 100
     evil = "<img src=x onerror=alert(1)> @room"
     for line in (
         f"!proposition {evil} #test",
@@ -120,8 +119,8 @@ async def test_outbox_holds_no_unescaped_user_html(harness, sqlite_database):
         "!propositions",
         "!agenda",
     ):
-        await harness.say(MEMBER, line)
-    with sqlite_database.session() as session:
+        await bot.say(MEMBER, line)
+    with database.session() as session:
         rows = session.exec(select(OutboxMessage).where(OutboxMessage.room_id == ROOM)).all()
     assert rows
     for row in rows:

@@ -23,10 +23,13 @@ MAX_WAITING = SHIPPED.max_waiting_commands
 
 
 @pytest.fixture
-def bot(database) -> Harness:
-    harness = Harness(database, FrozenClock(NOW))
-    harness.levels[ORGANISER] = 100
-    return harness
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+def levels() -> dict[str, float]:
+    return {ORGANISER: 100}
 
 
 def stored_proposals(bot: Harness) -> list[str]:
@@ -96,12 +99,11 @@ async def test_burst_beyond_the_pace_is_answered_in_order_and_stored_once(bot):
     assert len(reactions) == count
 
 
-async def test_waiting_commands_survive_a_restart(bot, database):
+async def test_waiting_commands_survive_a_restart(bot):
     for index in range(PACE + 3):
         await bot.say(ALICE, f"!proposition Avant redémarrage {index} #ess")
     assert len(stored_proposals(bot)) == PACE
-    restarted = Harness(database, FrozenClock(bot.clock.now()))
-    restarted.intake.restore_waiting()
+    restarted = bot.restart()
     await catch_up(restarted)
     assert len(stored_proposals(restarted)) == PACE + 3
 

@@ -4,11 +4,12 @@ checking both what the bot sends and what the database keeps afterwards."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from harness import ROOM, Harness
+from harness import ROOM, Harness, RecordingSender
 from sqlmodel import select
 
 from bot.runtime.clock import to_millis
@@ -25,12 +26,13 @@ DM = "!dm-alice:test"
 ALICE_TEXT = "Un tiers-lieu dans chaque canton"
 
 
-class FakeHomeserver:
-    """Answers the gateway calls the privacy feature makes to open a direct room."""
+@dataclass
+class FakeHomeserver(RecordingSender):
+    """The recording sender, answering the calls the privacy feature makes to open a direct
+    room."""
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.state = "join"  # the person's membership in the direct room
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    state: str = "join"  # the person's membership in the direct room
 
     async def membership(self, room_id: str, user_id: str) -> str | None:
         self.calls.append(("membership", room_id, user_id))
@@ -46,30 +48,25 @@ class FakeHomeserver:
 
 
 @pytest.fixture
-def harness(database, clock) -> Harness:
-    h = Harness(database, clock)
-    h.server = FakeHomeserver()  # type: ignore[attr-defined]
-    h.sender.membership = h.server.membership  # type: ignore[method-assign]
-    h.sender.invite = h.server.invite  # type: ignore[method-assign]
-    h.sender.create_direct_room = h.server.create_direct_room  # type: ignore[method-assign]
-    return h
+def sender() -> FakeHomeserver:
+    return FakeHomeserver()
 
 
-def rows(harness: Harness, model: Any) -> list[Any]:
-    with harness.database.session() as session:
+def rows(bot: Harness, model: Any) -> list[Any]:
+    with bot.database.session() as session:
         return list(session.exec(select(model)))
 
 
-async def command(harness: Harness, sender: str, body: str) -> list[dict[str, Any]]:
+async def command(bot: Harness, sender: str, body: str) -> list[dict[str, Any]]:
     """Send a command; everything the bot did (uploads included)."""
-    event = harness.event(sender, "m.room.message", {"msgtype": "m.text", "body": body})
-    return await harness.deliver(event)
+    event = bot.event(sender, "m.room.message", {"msgtype": "m.text", "body": body})
+    return await bot.deliver(event)
 
 
-def seed(harness: Harness) -> dict[str, int]:
+def seed(bot: Harness) -> dict[str, int]:
     """Alice proposes, supports Bob's proposal, votes in a poll and answers an event."""
-    now = harness.clock.now()
-    with harness.database.session() as session:
+    now = bot.clock.now()
+    with bot.database.session() as session:
         proposals = ProposalRepository(session)
         mine = proposals.add(
             room_id=ROOM,
@@ -135,24 +132,24 @@ def seed(harness: Harness) -> dict[str, int]:
         return {"mine": mine.id, "bobs": bobs.id}
 
 
-async def test_privacy_notice_says_what_who_how_long_and_the_commands(harness):
-    [body] = await harness.say(BOB, "!confidentialité")
+async def test_privacy_notice_says_what_who_how_long_and_the_commands(bot):
+    [body] = await bot.say(BOB, "!confidentialité")
     assert "Ce que Concerto conserve à votre sujet" in body
     assert "365 jours" in body
     assert "!mes-données" in body and "!oublie-moi" in body
     assert "identifiant Matrix" in body
 
 
-async def test_privacy_notice_in_an_english_room(database, clock):
-    harness = Harness(database, clock, language="en")
-    [body] = await harness.say(BOB, "!privacy")
+@pytest.mark.parametrize("language", ["en"])
+async def test_privacy_notice_in_an_english_room(bot):
+    [body] = await bot.say(BOB, "!privacy")
     assert "365 days" in body
     assert "!my-data" in body and "!forget-me" in body
 
 
-async def test_privacy_my_data_sends_a_json_file_and_a_summary_in_a_reused_direct_room(harness):
-    seed(harness)
-    sent = await command(harness, ALICE, "!mes-données")
+async def test_privacy_my_data_sends_a_json_file_and_a_summary_in_a_reused_direct_room(bot):
+    seed(bot)
+    sent = await command(bot, ALICE, "!mes-données")
     upload = next(item for item in sent if item["type"] == "upload")
     assert upload["content_type"] == "application/json"
     data = json.loads(upload["data"])
@@ -176,80 +173,78 @@ async def test_privacy_my_data_sends_a_json_file_and_a_summary_in_a_reused_direc
     assert file["content"]["url"].startswith("mxc://")
     reply = next(m for m in messages if m["room_id"] == ROOM)
     assert "message privé" in reply["content"]["body"]
-    assert [(r.user_id, r.room_id) for r in rows(harness, PrivacyDirectRoom)] == [(ALICE, DM)]
+    assert [(r.user_id, r.room_id) for r in rows(bot, PrivacyDirectRoom)] == [(ALICE, DM)]
     # Asked again: the same direct room is reused, no new room is created.
-    await command(harness, ALICE, "!my-data")
-    creations = [call for call in harness.server.calls if call[0] == "create_direct_room"]
+    await command(bot, ALICE, "!my-data")
+    creations = [call for call in bot.sender.calls if call[0] == "create_direct_room"]
     assert creations == [("create_direct_room", ALICE, False)]
 
 
-async def test_privacy_my_data_invites_back_a_person_who_left_the_direct_room(harness):
-    await command(harness, ALICE, "!mes-données")
-    harness.server.state = "leave"
-    await command(harness, ALICE, "!mes-données")
-    invites = [call for call in harness.server.calls if call[0] == "invite"]
+async def test_privacy_my_data_invites_back_a_person_who_left_the_direct_room(bot):
+    await command(bot, ALICE, "!mes-données")
+    bot.sender.state = "leave"
+    await command(bot, ALICE, "!mes-données")
+    invites = [call for call in bot.sender.calls if call[0] == "invite"]
     assert invites == [("invite", DM, ALICE)]
 
 
-async def test_privacy_forget_me_needs_a_confirmation_within_five_minutes(harness):
-    ids = seed(harness)
-    [body] = await harness.say(ALICE, "!oublie-moi")
+async def test_privacy_forget_me_needs_a_confirmation_within_five_minutes(bot):
+    ids = seed(bot)
+    [body] = await bot.say(ALICE, "!oublie-moi")
     assert "dans les 5 minutes" in body and "!oublie-moi" in body
-    assert [r.user_id for r in rows(harness, PrivacyForgetRequest)] == [ALICE]
-    harness.clock.advance(timedelta(minutes=6))
-    [body] = await harness.say(ALICE, "!oublie-moi")  # too late: asks again, erases nothing
+    assert [r.user_id for r in rows(bot, PrivacyForgetRequest)] == [ALICE]
+    bot.clock.advance(timedelta(minutes=6))
+    [body] = await bot.say(ALICE, "!oublie-moi")  # too late: asks again, erases nothing
     assert "dans les 5 minutes" in body
-    assert {p.author for p in rows(harness, Proposal)} == {ALICE, BOB}
-    harness.clock.advance(timedelta(minutes=2))
-    [body] = await harness.say(ALICE, "!forget-me")
+    assert {p.author for p in rows(bot, Proposal)} == {ALICE, BOB}
+    bot.clock.advance(timedelta(minutes=2))
+    [body] = await bot.say(ALICE, "!forget-me")
     assert "C'est fait" in body
     assert "« supprimé à la demande de l'auteur »" in body
     assert "restent tels quels" in body  # honest about what was already posted
 
-    proposals = {p.id: p for p in rows(harness, Proposal)}
+    proposals = {p.id: p for p in rows(bot, Proposal)}
     mine = proposals[ids["mine"]]
     assert mine.text == "« supprimé à la demande de l'auteur »"
     assert mine.author == "anonyme"
-    assert [t.proposal_id for t in rows(harness, ProposalTag)] == [ids["bobs"]]
+    assert [t.proposal_id for t in rows(bot, ProposalTag)] == [ids["bobs"]]
     assert proposals[ids["bobs"]].text.startswith("Des vélos")
-    reactions = rows(harness, ProposalReaction)
+    reactions = rows(bot, ProposalReaction)
     assert ALICE not in {r.user_id for r in reactions}
     assert [(r.proposal_id, r.user_id) for r in reactions] == [(ids["mine"], BOB)]
-    assert rows(harness, PollBallot) == []
-    assert rows(harness, EventRsvp) == []
-    assert [e.proposal_id for e in rows(harness, PrivacyErasedProposal)] == [ids["mine"]]
-    assert rows(harness, PrivacyForgetRequest) == []
-    for message in rows(harness, OutboxMessage):
+    assert rows(bot, PollBallot) == []
+    assert rows(bot, EventRsvp) == []
+    assert [e.proposal_id for e in rows(bot, PrivacyErasedProposal)] == [ids["mine"]]
+    assert rows(bot, PrivacyForgetRequest) == []
+    for message in rows(bot, OutboxMessage):
         assert ALICE_TEXT not in json.dumps(message.content, ensure_ascii=False)
 
-    [listing] = await harness.say(BOB, "!propositions")
+    [listing] = await bot.say(BOB, "!propositions")
     assert "« supprimé à la demande de l'auteur »" in listing
     assert ALICE_TEXT not in listing and "Des vélos" in listing
 
 
-async def test_privacy_forget_me_scrubs_the_bots_copy_of_messages_that_showed_the_text(harness):
-    seed(harness)
-    [listing] = await harness.say(BOB, "!propositions")
+async def test_privacy_forget_me_scrubs_the_bots_copy_of_messages_that_showed_the_text(bot):
+    seed(bot)
+    [listing] = await bot.say(BOB, "!propositions")
     assert ALICE_TEXT in listing
-    await command(harness, ALICE, "!mes-données")
-    await harness.say(ALICE, "!oublie-moi")
-    await harness.say(ALICE, "!oublie-moi")
-    stored = " ".join(
-        json.dumps(m.content, ensure_ascii=False) for m in rows(harness, OutboxMessage)
-    )
+    await command(bot, ALICE, "!mes-données")
+    await bot.say(ALICE, "!oublie-moi")
+    await bot.say(ALICE, "!oublie-moi")
+    stored = " ".join(json.dumps(m.content, ensure_ascii=False) for m in rows(bot, OutboxMessage))
     assert ALICE_TEXT not in stored and ALICE not in stored
-    assert rows(harness, PrivacyDirectRoom) == []
+    assert rows(bot, PrivacyDirectRoom) == []
     # Later exports show nothing of her: the erased proposal is no longer hers.
-    sent = await command(harness, ALICE, "!mes-données")
+    sent = await command(bot, ALICE, "!mes-données")
     data = json.loads(next(item for item in sent if item["type"] == "upload")["data"])
     assert data["proposals"] == [] and data["poll_votes"] == [] and data["rsvps"] == []
 
 
-async def test_privacy_forget_me_in_an_english_room_writes_the_english_form(database, clock):
-    harness = Harness(database, clock, language="en")
-    seed(harness)
-    await harness.say(ALICE, "!forget-me")
-    [body] = await harness.say(ALICE, "!forget-me")
+@pytest.mark.parametrize("language", ["en"])
+async def test_privacy_forget_me_in_an_english_room_writes_the_english_form(bot):
+    seed(bot)
+    await bot.say(ALICE, "!forget-me")
+    [body] = await bot.say(ALICE, "!forget-me")
     assert "(deleted at the author's request)" in body
-    texts = {p.author: p.text for p in rows(harness, Proposal)}
+    texts = {p.author: p.text for p in rows(bot, Proposal)}
     assert texts["anonymous"] == "(deleted at the author's request)"
