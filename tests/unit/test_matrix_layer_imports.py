@@ -1,135 +1,41 @@
-"""The Matrix layer's imports: all at the top of its modules, and no circle through it (the
-outbox needs only the errors, the gateway answers key requests without the crypto module)."""
+"""The crypto circle stays broken: the outbox catches the gateway's errors without importing
+the gateway, and the gateway answers key requests without importing the crypto module back.
+(No cycle at all and no import inside a function: ``test_layers``.)"""
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bot", "handlers", "storage")
-MATRIX = "bot.matrix"
 
 
-def module_files() -> dict[str, Path]:
-    """Every module of the project by dotted name (migrations aside)."""
-    modules: dict[str, Path] = {}
-    for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
-            parts = path.relative_to(ROOT).with_suffix("").parts
-            if "migrations" in parts:
-                continue
-            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            modules[name] = path
-    return modules
-
-
-def is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def run_time_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import that runs, at load or in a function: only type-checking ones are left out
-    (an import inside a function still makes a circle, it only hides it)."""
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            yield node
-        elif isinstance(node, ast.If) and is_type_checking(node):
-            yield from run_time_imports(ast.Module(body=node.orelse, type_ignores=[]))
-        else:
-            yield from run_time_imports(node)
-
-
-def imported_modules(node: ast.Import | ast.ImportFrom, modules: dict[str, Path]) -> set[str]:
-    if isinstance(node, ast.Import):
-        return {alias.name for alias in node.names if alias.name in modules}
-    if node.level or node.module is None:
-        return set()
-    found = set()
-    for alias in node.names:
-        submodule = f"{node.module}.{alias.name}"
-        if submodule in modules:
-            found.add(submodule)
-        elif node.module in modules:
+def imports_of(relative: str) -> set[str]:
+    """Every module named in an import of the file, wherever the import sits."""
+    tree = ast.parse((ROOT / relative).read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    modules = module_files()
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        graph[name] = set()
-        for node in run_time_imports(tree):
-            graph[name] |= imported_modules(node, modules)
-    return graph
+def test_matrix_layer_outbox_imports_the_errors_not_the_gateway():
+    imported = imports_of("bot/runtime/outbox.py")
+    assert "bot.matrix.errors" in imported
+    assert "bot.matrix.gateway" not in imported
 
 
-def circles(graph: dict[str, set[str]]) -> list[set[str]]:
-    """The strongly connected components of more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[set[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for target in graph.get(node, ()):
-            if target not in index:
-                visit(target)
-                low[node] = min(low[node], low[target])
-            elif target in on_stack:
-                low[node] = min(low[node], index[target])
-        if low[node] == index[node]:
-            component = set()
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.add(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(component)
-
-    for node in graph:
-        if node not in index:
-            visit(node)
-    return found
+def test_matrix_layer_gateway_answers_key_requests_without_the_crypto_module():
+    gateway = imports_of("bot/matrix/gateway.py")
+    assert "bot.matrix.key_requests" in gateway
+    assert "bot.matrix.crypto" not in gateway
+    assert "bot.matrix.crypto" not in imports_of("bot/matrix/key_requests.py")
 
 
-def test_matrix_layer_imports_sit_at_the_top_of_modules():
-    late = []
-    for path in sorted((ROOT / "bot" / "matrix").glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for function in ast.walk(tree):
-            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
-                late += [
-                    f"{path.name}:{node.lineno}"
-                    for node in ast.walk(function)
-                    if isinstance(node, ast.Import | ast.ImportFrom)
-                ]
-    assert late == []
-
-
-def test_matrix_layer_imports_form_no_circle():
-    through_matrix = [
-        sorted(component)
-        for component in circles(import_graph())
-        if any(name == MATRIX or name.startswith(MATRIX + ".") for name in component)
-    ]
-    assert through_matrix == []
-
-
-def test_matrix_layer_outbox_and_gateway_import_neither_each_other_nor_crypto():
-    graph = import_graph()
-    assert "bot.matrix.gateway" not in graph["bot.runtime.outbox"]
-    assert "bot.matrix.errors" in graph["bot.runtime.outbox"]
-    assert "bot.matrix.crypto" not in graph["bot.matrix.gateway"]
+def test_matrix_layer_key_files_and_errors_import_nothing_of_the_bot():
+    for relative in ("bot/matrix/key_files.py", "bot/matrix/errors.py"):
+        assert not {name for name in imports_of(relative) if name.startswith("bot.")}
