@@ -23,7 +23,7 @@ from bot.runtime.messages import MessageRenderer, notice_content
 from bot.runtime.outbox import Outbox
 from bot.runtime.pacing import Pacer
 from bot.runtime.room_settings import resolve
-from bot.runtime.router import Command, Registry, Router
+from bot.runtime.router import Command, CommandPipeline, Registry
 from bot.runtime.timers import Describe, Timers
 from bot.text.i18n import Translations
 from handlers.agenda import commands as agenda
@@ -102,7 +102,7 @@ class Runtime:
     features: list[Feature]
     registry: Registry
     hooks: Hooks
-    router: Router
+    pipeline: CommandPipeline
     intake: Intake
 
     @property
@@ -169,14 +169,19 @@ def build_runtime(
         config, database, clock, outbox, timers, renderer, translations, gateway, Links()
     )
     assembly = assemble(services, extra_features)
-    router = Router(assembly.registry, config.bot.command_prefix)
+    pipeline = CommandPipeline(
+        assembly.registry,
+        config.bot.command_prefix,
+        Pacer(config.bot.commands_per_minute, config.bot.max_waiting_commands),
+        renderer,
+        outbox,
+    )
     intake = Intake(
         bot_user_id=config.matrix.user_id,
         database=database,
         clock=clock,
         defaults=config.bot,
-        router=router,
-        pacer=Pacer(config.bot.commands_per_minute, config.bot.max_waiting_commands),
+        pipeline=pipeline,
         hooks=assembly.hooks,
         translations=translations,
         renderer=renderer,
@@ -185,4 +190,4 @@ def build_runtime(
         power_level=power_level,
         display_name=display_name,
     )
-    return Runtime(services, assembly.features, assembly.registry, assembly.hooks, router, intake)
+    return Runtime(services, assembly.features, assembly.registry, assembly.hooks, pipeline, intake)

@@ -16,21 +16,12 @@ from sqlmodel import Session
 from bot.runtime.clock import Clock
 from bot.runtime.messages import MessageRenderer, Rendered, notice_content, reaction_content
 from bot.runtime.room_settings import RoomView
+from bot.text.errors import UserError
 from bot.text.i18n import Message, Translations, Translator
 
 if TYPE_CHECKING:
     from bot.runtime.outbox import Outbox
     from bot.runtime.timers import Timers
-
-
-class UserError(Exception):
-    """Bad input or a refusal: answered in the room's language, nothing stored."""
-
-    def __init__(self, message: Message | str, **params: Any) -> None:
-        if isinstance(message, str):
-            message = Message(message, params)
-        super().__init__(message.msgid)
-        self.message = message
 
 
 @dataclass
@@ -52,6 +43,7 @@ class Context:
     thread_root: str | None = None
     args: str = ""
     command_name: str = ""
+    arguments: Any = None  # what the command's declared argument parser read
     is_backlog: bool = False
     _replies: int = field(default=0, repr=False)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,9 +29,9 @@ from bot.runtime.context import Context
 from bot.runtime.kit import Hooks
 from bot.runtime.messages import MessageRenderer, notice_content
 from bot.runtime.outbox import Outbox
-from bot.runtime.pacing import FloodReport, Pacer, Verdict
+from bot.runtime.pacing import FloodReport
 from bot.runtime.room_settings import RoomView, resolve
-from bot.runtime.router import Router, user_message
+from bot.runtime.router import CommandPipeline
 from bot.runtime.timers import Timers
 from bot.text.i18n import Translations
 from bot.text.replies import command_text
@@ -92,8 +91,7 @@ class Intake:
         database: Database,
         clock: Clock,
         defaults: BotConfig,
-        router: Router,
-        pacer: Pacer,
+        pipeline: CommandPipeline,
         hooks: Hooks,
         translations: Translations,
         renderer: MessageRenderer,
@@ -106,8 +104,8 @@ class Intake:
         self.database = database
         self.clock = clock
         self.defaults = defaults
-        self.router = router
-        self.pacer = pacer
+        self.pipeline = pipeline
+        self.pacer = pipeline.pacer
         self.hooks = hooks
         self.translations = translations
         self.renderer = renderer
@@ -144,7 +142,10 @@ class Intake:
         async with self._handling:
             if self._command(item) is not None and not self._is_stale(item):
                 with self.database.session() as session:
-                    if not await self._admit(session, item):
+                    ctx = self._context(session, item)
+                    body = command_text(str(item.content.get("body", "")))
+                    if not await self.pipeline.admit(ctx, item.raw, body):
+                        self._waiting_changed.set()
                         return
             await self._handle(item)
 
@@ -160,23 +161,7 @@ class Intake:
         except Exception as error:  # the boundary: log, answer, record, carry on
             with self.database.session() as session:
                 ctx = self._context(session, item, waited=waiting_id is not None)
-                message = user_message(error)
-                if message is not None:
-                    if is_command:
-                        ctx.reply(message)
-                else:
-                    incident = uuid.uuid4().hex[:8]
-                    log.exception(
-                        "handler failed (incident %s)",
-                        incident,
-                        extra={"room_id": item.room_id, "event_id": item.event_id},
-                    )
-                    if is_command:
-                        ctx.reply(
-                            "Sorry, something went wrong while handling this command "
-                            "(incident {incident}). Nothing was recorded; please try again.",
-                            incident=incident,
-                        )
+                self.pipeline.answer(ctx, error, is_command=is_command, event=item.event_id)
                 self._record_handled(session, item, waiting_id)
 
     def _record_handled(self, session: Session, item: Incoming, waiting_id: int | None) -> None:
@@ -188,46 +173,7 @@ class Intake:
     def _is_stale(self, item: Incoming) -> bool:
         return self.clock.now() - item.origin_ts > STALE_AFTER
 
-    # --- pacing ---------------------------------------------------------------------------
-
-    async def _admit(self, session: Session, item: Incoming) -> bool:
-        """Whether a command runs now; if not, it waits its turn or (a flood) is refused,
-        and either way is recorded as processed in this transaction."""
-        ctx = self._context(session, item)
-        now = self.clock.now()
-        organiser = await ctx.is_organiser()
-        admission = self.pacer.admit(item.room_id, item.sender, now, organiser=organiser)
-        if admission.verdict is Verdict.NOW:
-            return True
-        ProcessedEventRepository(session).add(item.event_id, item.room_id, now)
-        if admission.verdict is Verdict.WAIT:
-            assert admission.due_at is not None
-            WaitingCommandRepository(session).add(
-                event_id=item.event_id,
-                room_id=item.room_id,
-                sender=item.sender,
-                event=item.raw,
-                due_at=admission.due_at,
-            )
-            if admission.first_wait:
-                rendered = self.renderer.text(
-                    ctx.language,
-                    "You are sending many commands at once: I will handle every one of them, "
-                    "in order, a little more slowly (about {rate} a minute).",
-                    rate=self.pacer.per_minute,
-                )
-                content = notice_content(
-                    rendered, reply_to=item.event_id, thread_root=item.thread_root
-                )
-                self.outbox.enqueue(
-                    session, key=f"pacing:{item.event_id}", room_id=item.room_id, content=content
-                )
-        else:
-            body = command_text(str(item.content.get("body", "")))
-            self.pacer.refused(item.room_id, item.sender, item.event_id, body, now)
-            log.warning("flood: command refused", extra={"room_id": item.room_id})
-        self._waiting_changed.set()
-        return False
+    # --- waiting commands -----------------------------------------------------------------
 
     def restore_waiting(self) -> None:
         """At start: commands still waiting from before the restart keep their turn."""
@@ -299,7 +245,7 @@ class Intake:
         body = item.content.get("body")
         if not isinstance(body, str):
             return None
-        return self.router.parse(command_text(body))
+        return self.pipeline.parse(command_text(body))
 
     async def _route(self, ctx: Context, item: Incoming) -> None:
         content = item.content
@@ -318,14 +264,13 @@ class Intake:
             parsed = self._command(item)
             if parsed is not None:
                 name, ctx.args = parsed
-                command = self.router.registry.find(name)
-                if ctx.is_backlog and (command is None or not command.backlog):
+                if ctx.is_backlog and not self.pipeline.runs_in_backlog(name):
                     log.info(
                         "stale command not answered",
                         extra={"room_id": item.room_id, "event_id": item.event_id},
                     )
                     return
-                await self.router.dispatch(ctx, name)
+                await self.pipeline.run(ctx, name)
                 return
             body = content.get("body")
             if isinstance(body, str):

@@ -41,6 +41,7 @@ from babel.lists import format_list
 from babel.units import format_unit
 
 from bot.text.date_grammar import GrammarError, Phrase, normalise, parse_duration_list, parse_phrase
+from bot.text.errors import UserError
 from bot.text.i18n import N_, Message, Translations, Translator
 
 MAX_AHEAD = timedelta(days=3653)  # ten years
@@ -96,12 +97,8 @@ MSG_WHEN = N_("{date} at {time} ({timezone})")
 MSG_LESS_THAN_A_MINUTE = N_("less than a minute")
 
 
-class DateError(ValueError):
+class DateError(UserError):
     """A date or offset that cannot be used; ``message`` is the reply to give, untranslated."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message.msgid.format(**message.params))
-        self.message = message
 
 
 def _error(msgid: str, **params: Any) -> DateError:

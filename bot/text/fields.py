@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Collection
 
+from bot.text.errors import UserError
 from bot.text.i18n import N_, Message
 
 # Canonical name → the names people may type (French first: shown in messages).
@@ -40,12 +41,8 @@ MSG_DUPLICATE_KEY = N_("The field “{key}” is given twice. Write it once.")
 MSG_EMPTY_VALUE = N_("The field “{key}” has no value. Write for example: {example}.")
 
 
-class FieldError(ValueError):
+class FieldError(UserError):
     """Fields that cannot be read; ``message`` is the reply to give, untranslated."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message.msgid.format(**message.params))
-        self.message = message
 
 
 def fold_key(text: str) -> str:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.runtime.context import UserError
 from bot.text.dates import (
     MSG_PAST,
     DateError,
@@ -20,6 +19,7 @@ from bot.text.dates import (
     parse_offsets,
     parse_when,
 )
+from bot.text.errors import UserError
 from bot.text.fields import fold_key, key_names, split_fields
 from bot.text.i18n import N_
 from storage.agenda import DEADLINE, EVENT

@@ -21,13 +21,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.runtime.context import Context, UserError
+from bot.runtime.context import Context
 from bot.runtime.kit import Canceller, Feature, Hooks, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.room_settings import RoomView
 from bot.runtime.router import Command, Permission
 from bot.runtime.timers import TaskKind
 from bot.text.dates import format_duration, format_offset, format_when
+from bot.text.errors import UserError
 from bot.text.i18n import N_
 from handlers.agenda.args import (
     KINDS,
@@ -69,22 +70,14 @@ class Agenda:
     # --- creation ------------------------------------------------------------------------
 
     async def evenement(self, ctx: Context) -> None:
-        await self._create(ctx, EVENT, ctx.room.event_reminders)
+        await self._create(ctx, EVENT, ctx.arguments)
 
     async def echeance(self, ctx: Context) -> None:
-        await self._create(ctx, DEADLINE, ctx.room.deadline_reminders)
+        await self._create(ctx, DEADLINE, ctx.arguments)
 
-    async def _create(self, ctx: Context, kind: str, default_reminders: str) -> None:
+    async def _create(self, ctx: Context, kind: str, draft: Draft) -> None:
         now = ctx.clock.now()
         tz = ctx.room.tz
-        draft = parse_draft(
-            ctx.args,
-            kind=kind,
-            now=now,
-            tz=tz,
-            language=ctx.language,
-            default_reminders=default_reminders,
-        )
         planned, skipped = plan_reminders(draft.starts_at, draft.offsets, now=now, tz=tz)
         item = AgendaRepository(ctx.session).add(
             AgendaItem(
@@ -233,6 +226,25 @@ class Agenda:
         return ", ".join(label(item) for item in items)
 
 
+def read_event(ctx: Context) -> Draft:
+    return _read_draft(ctx, EVENT, ctx.room.event_reminders)
+
+
+def read_deadline(ctx: Context) -> Draft:
+    return _read_draft(ctx, DEADLINE, ctx.room.deadline_reminders)
+
+
+def _read_draft(ctx: Context, kind: str, default_reminders: str) -> Draft:
+    return parse_draft(
+        ctx.args,
+        kind=kind,
+        now=ctx.clock.now(),
+        tz=ctx.room.tz,
+        language=ctx.language,
+        default_reminders=default_reminders,
+    )
+
+
 def feature(services: Services) -> Feature:
     """Commands, RSVP hooks, reminder timers and the announcement hook of the agenda."""
     agenda = Agenda(services, services.links.cancellers)
@@ -241,6 +253,7 @@ def feature(services: Services) -> Feature:
             name="événement",
             aliases=("event",),
             handler=agenda.evenement,
+            arguments=read_event,
             summary=N_("announce an event; reminders before it"),
             usage=N_(
                 "<title> ; <when> [; place: …] [; link: …] [; end: <when>] "
@@ -260,6 +273,7 @@ def feature(services: Services) -> Feature:
             name="échéance",
             aliases=("deadline",),
             handler=agenda.echeance,
+            arguments=read_deadline,
             summary=N_("announce a deadline; countdown reminders"),
             usage=N_("<title> ; <when> [; link: …] [; reminders: 14d, 7d, 1d]"),
             examples=(N_("deadline Contributions due ; June 30 11:59pm ; reminders: 7d, 1d"),),

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
-from bot.runtime.context import Context, UserError
+from bot.runtime.context import Context
 from bot.runtime.kit import Services
 from bot.text.dates import format_duration, format_when
+from bot.text.errors import UserError
 from handlers.agenda.args import label
 from storage.agenda import DEADLINE, AgendaRepository
 from storage.agenda_models import AgendaItem

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.runtime.context import Context, UserError
+from bot.runtime.context import Context
 from bot.runtime.kit import Feature, Hooks, Services
 from bot.runtime.router import Command, fold
 from bot.runtime.timers import TaskKind, TaskRun
 from bot.text.dates import format_when
+from bot.text.errors import UserError
 from bot.text.i18n import N_
 from handlers.digest.build import build_digest
 from handlers.digest.messages import RoomMessage

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.runtime.context import Context, UserError
+from bot.runtime.context import Context
 from bot.runtime.kit import Feature
 from bot.runtime.router import Command, Permission, Registry
+from bot.text.errors import UserError
 from bot.text.i18n import N_, Translator
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.runtime.context import UserError
 from bot.runtime.router import fold
 from bot.text.dates import parse_when
+from bot.text.errors import UserError
 from bot.text.fields import MSG_UNKNOWN_KEY, FieldError, key_names, split_fields
 from bot.text.i18n import N_, Message
 from handlers.polls.events import MAX_ANSWER_LENGTH, MAX_ANSWERS, MIN_ANSWERS

@@ -19,14 +19,15 @@ import logging
 
 from sqlmodel import Session
 
-from bot.runtime.context import Context, UserError
+from bot.runtime.context import Context
 from bot.runtime.kit import Feature, Hooks, RedactionRights, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.router import Command, Permission
 from bot.runtime.timers import TaskKind
 from bot.text.dates import format_when
+from bot.text.errors import UserError
 from bot.text.i18n import N_
-from handlers.polls.args import parse_poll_id, parse_poll_request
+from handlers.polls.args import PollRequest, parse_poll_id, parse_poll_request
 from handlers.polls.closing import (
     TASK_KIND,
     Closer,
@@ -66,9 +67,7 @@ class PollCommands:
 
     async def sondage(self, ctx: Context) -> None:
         """Start a poll: store it, send the poll event and the notice, set its closing timer."""
-        request = parse_poll_request(
-            ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language
-        )
+        request: PollRequest = ctx.arguments
         content, ids = build_poll_start(
             request.question, list(request.answers), request.max_selections
         )
@@ -201,6 +200,10 @@ async def cancel_poll(ctx: Context, poll_id: str) -> None:
     ctx.reply(N_("Poll {poll} is cancelled: no results will be posted."), poll=poll.short_id)
 
 
+def read_poll_request(ctx: Context) -> PollRequest:
+    return parse_poll_request(ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language)
+
+
 def feature(services: Services) -> Feature:
     """The poll commands, the hooks that read votes, the closing timer and the sent hook."""
 
@@ -218,6 +221,7 @@ def feature(services: Services) -> Feature:
                 name="sondage",
                 aliases=("poll",),
                 handler=commands.sondage,
+                arguments=read_poll_request,
                 summary=N_("start a poll (2 to 20 options) that every client can answer"),
                 usage=N_("<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N]"),
                 examples=(

@@ -26,11 +26,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.runtime.context import Context, UserError
+from bot.runtime.context import Context
 from bot.runtime.kit import Feature, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.room_settings import resolve
 from bot.runtime.router import Command
+from bot.text.errors import UserError
 from bot.text.i18n import N_
 from storage.privacy import PrivacyRepository
 from storage.rooms import RoomSettingsRepository

@@ -19,10 +19,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.runtime.context import Context, UserError
+from bot.runtime.context import Context
 from bot.runtime.kit import Feature, Hooks, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.router import Command, fold, split_command
+from bot.text.errors import UserError
 from bot.text.i18n import N_, Message
 from bot.text.replies import command_text
 from handlers.shared.tags import (

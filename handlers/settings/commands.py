@@ -7,10 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.runtime.context import Context, UserError
+from bot.runtime.context import Context
 from bot.runtime.kit import Feature, Services, SettingsListener
 from bot.runtime.router import Command, Handler, fold
 from bot.text.dates import DateError, format_offset, parse_offsets
+from bot.text.errors import UserError
 from bot.text.i18n import N_, SUPPORTED_LANGUAGES
 from handlers.shared.schedule import OFF_WORDS, parse_digest_schedule
 from handlers.shared.tags import TagError, parse_synonym_setting

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.runtime.context import UserError
 from bot.runtime.router import fold
+from bot.text.errors import UserError
 from bot.text.i18n import N_
 
 OFF_WORDS = {"off", "non", "aucun", "none", "désactivé", "desactive"}

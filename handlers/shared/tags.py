@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bot.text.errors import UserError
 from bot.text.i18n import N_, Message
 
 MAX_TAG_LENGTH = 32  # characters after the '#'
@@ -44,12 +45,8 @@ _URL_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)\S+")
 _HASHTAG_TOKEN_RE = re.compile(r"#\S*")
 
 
-class TagError(ValueError):
+class TagError(UserError):
     """A tag setting or proposal text was refused; ``message`` says why, untranslated."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message.msgid.format(**message.params))
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import SQLModel, select
 
-from bot.runtime.context import UserError
 from bot.runtime.router import Permission, split_command
+from bot.text.errors import UserError
 from bot.text.fields import FieldError, split_fields
 from handlers.settings.commands import SETTINGS
 from handlers.shared.schedule import parse_digest_schedule

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.runtime.context import UserError
 from bot.text.dates import DateError
+from bot.text.errors import UserError
 from bot.text.fields import FieldError
 from handlers.polls.args import parse_poll_id, parse_poll_request
 
