@@ -187,6 +187,35 @@ class Harness:
             "origin_server_ts": to_millis(sent_at),
         }
 
+    def message(self, sender: str, body: str, *, age: timedelta = timedelta(0)) -> dict[str, Any]:
+        """A text message."""
+        return self.event(sender, "m.room.message", {"msgtype": "m.text", "body": body}, age=age)
+
+    def reaction(
+        self, sender: str, target: str, key: str, *, age: timedelta = timedelta(0)
+    ) -> dict[str, Any]:
+        """A reaction ``key`` to the event ``target``."""
+        relation = {"rel_type": "m.annotation", "event_id": target, "key": key}
+        return self.event(sender, "m.reaction", {"m.relates_to": relation}, age=age)
+
+    def redaction(
+        self, sender: str, target: str, *, age: timedelta = timedelta(0)
+    ) -> dict[str, Any]:
+        """The removal of the event ``target``."""
+        return self.event(sender, "m.room.redaction", {"redacts": target}, age=age)
+
+    def edit(
+        self, sender: str, target: str, body: str, *, age: timedelta = timedelta(0)
+    ) -> dict[str, Any]:
+        """A new text for the message ``target``, as clients send it."""
+        content = {
+            "msgtype": "m.text",
+            "body": f"* {body}",
+            "m.new_content": {"msgtype": "m.text", "body": body},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": target},
+        }
+        return self.event(sender, "m.room.message", content, age=age)
+
     async def deliver(self, *events: dict[str, Any], room_id: str = ROOM) -> list[dict[str, Any]]:
         """Hand events to the intake as a sync would, send what was queued, return the sends."""
         before = len(self.sender.sent)
@@ -196,6 +225,5 @@ class Harness:
 
     async def say(self, sender: str, body: str, *, age: timedelta = timedelta(0)) -> list[str]:
         """A person sends a text message; returns the bodies of what the bot sent back."""
-        event = self.event(sender, "m.room.message", {"msgtype": "m.text", "body": body}, age=age)
-        sent = await self.deliver(event)
+        sent = await self.deliver(self.message(sender, body, age=age))
         return [item["content"].get("body", "") for item in sent]

@@ -135,7 +135,7 @@ async def test_polls_command_stores_poll_sends_start_notice_and_timer(bot: Harne
 
 async def test_polls_bad_input_stores_nothing(bot: Harness):
     [answer] = await bot.say(AUTHOR, "!sondage Pizza ? ; oui")
-    assert "!sondage" in answer  # what to fix, nothing else
+    assert "au moins 2 choix" in answer  # what to fix, and nothing stored
     with bot.database.session() as session:
         assert session.exec(select(Poll)).all() == []
     assert polls_sent(bot) == {}
@@ -193,6 +193,7 @@ async def test_polls_close_permissions_and_twice(bot: Harness):
     await bot.say(AUTHOR, "!sondage Q ; a ; b")
     [refused] = await bot.say("@mallory:x", "!clore S1")
     assert "Seuls l’auteur du sondage S1 et les organisateurs" in refused
+    assert "peuvent le clore" in refused
     [unknown] = await bot.say(AUTHOR, "!clore S9")
     assert "Il n’y a pas de sondage S9 dans ce salon." in unknown
     assert poll(bot).status == "open"
@@ -307,6 +308,7 @@ async def test_polls_annuler_cancels_a_poll(bot: Harness):
     await bot.say(AUTHOR, "!sondage Q ; a ; b ; fin: dans 1 heure")
     [refused] = await bot.say("@mallory:x", "!annuler S1")
     assert "Seuls l’auteur du sondage S1 et les organisateurs" in refused
+    assert "peuvent l’annuler" in refused
     assert poll(bot).status == "open"
     await bot.say(AUTHOR, "!annuler S1")
     assert poll(bot).status == "cancelled"
