@@ -185,3 +185,18 @@ async def test_events_reminder_survives_a_kill_arrives_once_and_not_when_cancell
     reminders = [e for e in member.events(room_id) if reminder("Point d'étape")(e)]
     assert len(reminders) == 1
     assert text(sender=bot.user_id)(sent)
+
+
+async def test_malformed_event_is_answered_with_what_was_wrong_and_the_usage(bot_room):
+    bot, organiser, room_id = bot_room
+    for command, wrong in [
+        ("!événement Réunion sans date", "Indiquez un titre et une date"),
+        ("!echeance Dépôt ; 31 février", "31 février"),
+    ]:
+        asked = await organiser.send_text(room_id, command)
+        reply = await organiser.wait_for(room_id, notice_from(bot.user_id), after=asked)
+        body = reply["content"]["body"]
+        assert wrong in body, body
+        name = "événement" if "événement" in command else "échéance"
+        assert f"Utilisation : !{name} <titre> ; <quand>" in body, body
+    assert stored(bot, "agenda_item") == []
