@@ -70,7 +70,7 @@ def sender() -> NamedRooms:
 
 
 async def say(bot: Harness, room_id: str, sender: str, body: str) -> None:
-    event = bot.event(sender, "m.room.message", {"msgtype": "m.text", "body": body})
+    event = bot.message(sender, body)
     await bot.deliver(event, room_id=room_id)
 
 
@@ -144,7 +144,7 @@ async def test_digest_shared_addition_names_every_proposal_of_a_lively_room(bot:
             f"{index}, avec des outils prêtés, des bénévoles formés et un café pour se "
             f"rencontrer (fin de la proposition {index:02d}) #proposition #numérique"
         )
-        event = bot.event(MEMBER, "m.room.message", {"msgtype": "m.text", "body": body})
+        event = bot.message(MEMBER, body)
         await bot.deliver(event, room_id=LATE)
         links.append(message_link(LATE, event["event_id"]))
     await at(bot, MONDAY_9)

@@ -36,15 +36,14 @@ def pending_tasks(bot: Harness) -> list[str]:
 
 
 async def announce(bot: Harness, command: str) -> dict[str, Any]:
-    event = bot.event(ORGANISER, "m.room.message", {"msgtype": "m.text", "body": command})
+    event = bot.message(ORGANISER, command)
     sent = await bot.deliver(event)
     assert len(sent) == 1, sent
     return sent[0]
 
 
 async def react(bot: Harness, sender: str, target: str, key: str) -> str:
-    content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}}
-    event = bot.event(sender, "m.reaction", content)
+    event = bot.reaction(sender, target, key)
     await bot.deliver(event)
     return event["event_id"]
 
@@ -138,7 +137,7 @@ async def test_events_rsvp_latest_answer_counts_and_removal_removes_it(bot):
         in (bodies[0])
     )
     # Ben removes ❌: his 🤔 reaction is still on the message, so it counts again.
-    await bot.deliver(bot.event(BEN, "m.room.redaction", {"redacts": changed}))
+    await bot.deliver(bot.redaction(BEN, changed))
     assert "✅ 1 · 🤔 1 · ❌ 0" in (await bot.say(ANA, "!agenda"))[0]
     assert len(rows(bot, EventRsvp)) == 2
 
@@ -214,7 +213,7 @@ async def test_events_cancel_refusals(bot):
     assert "Il n'y a pas de D1" in (await bot.say(ORGANISER, "!annuler D1"))[0]
     assert "Indiquez l'identifiant" in (await bot.say(ORGANISER, "!annuler"))[0]
     # An ID from another room is not found here.
-    other = bot.event(ORGANISER, "m.room.message", {"msgtype": "m.text", "body": "!annuler E1"})
+    other = bot.message(ORGANISER, "!annuler E1")
     sent = await bot.deliver(other, room_id="!other:test")
     assert "Il n'y a pas de E1 dans ce salon" in sent[0]["content"]["body"]
     assert pending_tasks(bot) != []
@@ -223,9 +222,7 @@ async def test_events_cancel_refusals(bot):
 async def test_events_agenda_ics_uploads_a_valid_calendar(bot):
     await announce(bot, "!événement Atelier ; 11 mai 9h30 ; lieu: Tours ; fin: 12h")
     await announce(bot, "!échéance Dépôt ; 30/06 23h59")
-    sent = await bot.deliver(
-        bot.event(ANA, "m.room.message", {"msgtype": "m.text", "body": "!agenda ics"})
-    )
+    sent = await bot.deliver(bot.message(ANA, "!agenda ics"))
     upload = next(s for s in bot.sender.sent if s["type"] == "upload")
     assert upload["content_type"] == "text/calendar"
     (message,) = [s for s in sent if s["type"] == "m.room.message"]
@@ -262,9 +259,7 @@ async def test_events_agenda_in_english_room(bot):
 async def test_events_agenda_ics_in_an_encrypted_room_is_an_encrypted_attachment(bot):
     bot.sender.encrypted_rooms.add(ROOM)
     await announce(bot, "!échéance Dépôt ; 30/06 23h59")
-    sent = await bot.deliver(
-        bot.event(ANA, "m.room.message", {"msgtype": "m.text", "body": "!agenda ics"})
-    )
+    sent = await bot.deliver(bot.message(ANA, "!agenda ics"))
     (message,) = [s for s in sent if s["type"] == "m.room.message"]
     assert "url" not in message["content"]
     assert message["content"]["file"]["url"] == "mxc://test/agenda.ics"

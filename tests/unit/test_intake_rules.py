@@ -33,7 +33,7 @@ async def test_command_older_than_five_minutes_is_not_answered(bot):
 
 
 async def test_same_event_delivered_twice_is_answered_once(bot):
-    event = bot.event(ALICE, "m.room.message", {"msgtype": "m.text", "body": "!aide"})
+    event = bot.message(ALICE, "!aide")
     assert len(await bot.deliver(event)) == 1
     assert await bot.deliver(event) == []
 
@@ -50,7 +50,7 @@ async def test_notices_edits_and_own_events_are_not_commands(bot):
             "m.relates_to": {"rel_type": "m.replace", "event_id": "$x"},
         },
     )
-    own = bot.event("@concerto:test", "m.room.message", {"msgtype": "m.text", "body": "!aide"})
+    own = bot.message("@concerto:test", "!aide")
     assert await bot.deliver(notice, edit, own) == []
 
 
@@ -93,7 +93,7 @@ async def test_handler_crash_is_logged_answered_and_recorded(bot, database):
         raise RuntimeError("boom")
 
     object.__setattr__(command, "handler", broken)  # commands are frozen: swap for this test
-    event = bot.event(ALICE, "m.room.message", {"msgtype": "m.text", "body": "!aide"})
+    event = bot.message(ALICE, "!aide")
     sent = await bot.deliver(event)
     assert "incident" in sent[0]["content"]["body"]
     assert "boom" not in sent[0]["content"]["body"]
@@ -102,7 +102,7 @@ async def test_handler_crash_is_logged_answered_and_recorded(bot, database):
 
 
 async def test_replies_never_ping_and_escape_user_text(bot):
-    event = bot.event(ALICE, "m.room.message", {"msgtype": "m.text", "body": "!<b>@room</b>"})
+    event = bot.message(ALICE, "!<b>@room</b>")
     sent = await bot.deliver(event)
     content = sent[0]["content"]
     assert content["m.mentions"] == {}

@@ -109,10 +109,7 @@ async def test_waiting_commands_survive_a_restart(bot):
 
 
 async def test_a_waiting_command_runs_as_edited_and_not_at_all_if_deleted(bot):
-    events = [
-        bot.event(ALICE, "m.room.message", {"msgtype": "m.text", "body": f"!proposition N{i}"})
-        for i in range(PACE + 2)
-    ]
+    events = [bot.message(ALICE, f"!proposition N{i}") for i in range(PACE + 2)]
     await bot.deliver(*events)
     edited, deleted = events[PACE]["event_id"], events[PACE + 1]["event_id"]
     edit = bot.event(
@@ -125,7 +122,7 @@ async def test_a_waiting_command_runs_as_edited_and_not_at_all_if_deleted(bot):
             "m.relates_to": {"rel_type": "m.replace", "event_id": edited},
         },
     )
-    redaction = bot.event(ALICE, "m.room.redaction", {"redacts": deleted})
+    redaction = bot.redaction(ALICE, deleted)
     await bot.deliver(edit, redaction)
     await catch_up(bot)
     texts = stored_proposals(bot)

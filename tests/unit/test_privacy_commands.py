@@ -59,7 +59,7 @@ def rows(bot: Harness, model: Any) -> list[Any]:
 
 async def command(bot: Harness, sender: str, body: str) -> list[dict[str, Any]]:
     """Send a command; everything the bot did (uploads included)."""
-    event = bot.event(sender, "m.room.message", {"msgtype": "m.text", "body": body})
+    event = bot.message(sender, body)
     return await bot.deliver(event)
 
 
