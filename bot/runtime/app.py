@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS = 8.0  # under Docker's 10 s grace period
 CATCH_UP_SECONDS = 30.0
+RESUME_SENDING_SECONDS = 10.0
 
 
 class App:
@@ -120,6 +121,11 @@ class App:
         )
         self._install_signal_handlers()
         intake.restore_waiting()  # before the first sync adds to the queue
+        # Finish what was being sent when the bot stopped before reading what happened
+        # meanwhile: a message's sent hook records what later events refer to (a poll's start
+        # event ID, which votes waiting in the sync answer).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(outbox.send_due(), timeout=RESUME_SENDING_SECONDS)
         waiting_task = asyncio.create_task(
             run_forever(intake.run_waiting, "waiting commands"), name="waiting"
         )
