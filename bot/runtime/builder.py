@@ -14,11 +14,10 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.matrix.gateway import MatrixGateway
 from bot.runtime.clock import Clock
 from bot.runtime.config import Config
 from bot.runtime.intake import Intake
-from bot.runtime.kit import Feature, Hooks, Links, Services
+from bot.runtime.kit import Feature, Gateway, Hooks, Links, Services
 from bot.runtime.messages import MessageRenderer, notice_content
 from bot.runtime.outbox import Outbox
 from bot.runtime.pacing import Pacer
@@ -155,7 +154,7 @@ def build_runtime(
     *,
     database: Database,
     clock: Clock,
-    gateway: MatrixGateway,
+    gateway: Gateway,
     power_level: PowerLevel,
     display_name: DisplayName,
     templates_dir: Path | None = None,

@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.matrix.gateway import MatrixGateway
 from bot.runtime.clock import Clock
 from bot.runtime.config import Config
 from bot.runtime.context import Context
 from bot.runtime.messages import MessageRenderer
-from bot.runtime.outbox import Outbox, SentHook
+from bot.runtime.outbox import Outbox, Sender, SentHook
 from bot.runtime.router import Command
 from bot.runtime.timers import TaskKind, Timers
 from bot.text.i18n import Translations
@@ -36,6 +35,40 @@ SettingsListener = Callable[[Context, dict[str, object]], None]
 Canceller = Callable[[Context, int], Awaitable[None]]
 # Work a feature does once at start, before or after the timers are rebuilt.
 StartStep = Callable[[], None]
+
+
+class FeatureGateway(Protocol):
+    """What features may ask of the Matrix layer (``bot.matrix.gateway`` provides it; tests give
+    a recording fake). Nothing else of Matrix reaches a feature."""
+
+    @property
+    def encryption_ready(self) -> bool: ...
+
+    def is_encrypted(self, room_id: str) -> bool: ...
+
+    async def fetch_is_encrypted(self, room_id: str) -> bool: ...
+
+    def display_name(self, room_id: str, user_id: str) -> str: ...
+
+    async def may_redact_others(self, room_id: str) -> bool: ...
+
+    async def membership(self, room_id: str, user_id: str) -> str | None: ...
+
+    async def invite(self, room_id: str, user_id: str) -> bool: ...
+
+    async def create_direct_room(self, user_id: str, *, encrypted: bool) -> str | None: ...
+
+    async def room_name(self, room_id: str) -> str | None: ...
+
+    async def resolve_alias(self, alias: str) -> str | None: ...
+
+    async def upload_file(
+        self, data: bytes, *, content_type: str, filename: str, encrypt: bool
+    ) -> dict[str, Any]: ...
+
+
+class Gateway(Sender, FeatureGateway, Protocol):
+    """The whole port the runtime is built on: sending (the outbox) and what features ask."""
 
 
 class MemberNames(Protocol):
@@ -88,7 +121,7 @@ class Services:
     timers: Timers
     renderer: MessageRenderer
     translations: Translations
-    gateway: MatrixGateway
+    gateway: FeatureGateway
     links: Links = field(default_factory=Links)
 
 

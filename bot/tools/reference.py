@@ -159,7 +159,7 @@ def command_list(prefix: str = "!") -> list[Command]:
         _NotRunning("timers"),  # type: ignore[arg-type]
         MessageRenderer(translations),
         translations,
-        _NotRunning("gateway"),  # type: ignore[arg-type]
+        _NotRunning("gateway"),
     )
     registry_box: list[Registry] = []
     features = build_features(services, lambda: registry_box[0])

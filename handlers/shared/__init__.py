@@ -1,1 +1,1 @@
-"""Helpers used by several features (hashtags)."""
+"""Helpers used by several features: hashtags, message links and short texts, the digest schedule."""

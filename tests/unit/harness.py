@@ -62,6 +62,9 @@ class RecordingSender:
     def is_encrypted(self, room_id: str) -> bool:
         return room_id in self.encrypted_rooms
 
+    async def fetch_is_encrypted(self, room_id: str) -> bool:
+        return room_id in self.encrypted_rooms
+
     async def upload_file(
         self, data: bytes, *, content_type: str, filename: str, encrypt: bool
     ) -> dict[str, Any]:
@@ -130,7 +133,7 @@ class Harness:
             config,
             database=database,
             clock=clock,
-            gateway=self.sender,  # type: ignore[arg-type]
+            gateway=self.sender,
             power_level=self._power_level,
             display_name=self.sender.display_name,
             extra_features=self.extra_features,
