@@ -1,1 +1,2 @@
-"""Helpers used by several features: hashtags, message links and short texts, the digest schedule."""
+"""Helpers used by several features: hashtags, message links and short texts, the digest
+schedule."""
