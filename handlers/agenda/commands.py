@@ -282,7 +282,7 @@ def feature(services: Services) -> Feature:
         Command(
             name="agenda",
             aliases=("upcoming",),
-            handler=AgendaView(services).agenda,
+            handler=AgendaView(services.gateway).agenda,
             summary=N_("upcoming events and deadlines of this room, with their IDs and answers"),
             usage=N_("[ics]"),
             examples=(N_("upcoming"), N_("upcoming ics")),

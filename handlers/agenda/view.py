@@ -16,7 +16,7 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
 from bot.runtime.context import Context
-from bot.runtime.kit import Services
+from bot.runtime.kit import FeatureGateway
 from bot.text.dates import format_duration, format_when
 from bot.text.errors import UserError
 from handlers.agenda.args import label
@@ -39,8 +39,8 @@ def item_fields(item: AgendaItem, *, tz: ZoneInfo, language: str) -> dict[str, A
 
 
 class AgendaView:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, gateway: FeatureGateway) -> None:
+        self.gateway = gateway
 
     # --- agenda --------------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ class AgendaView:
         data = agenda_calendar(items, tz=ctx.room.tz, now=now)
         filename = "agenda.ics"
         try:
-            gateway = self.services.gateway
+            gateway = self.gateway
             location = await gateway.upload_file(
                 data,
                 content_type="text/calendar",

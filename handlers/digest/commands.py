@@ -54,7 +54,7 @@ class DigestFeature:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.schedules = RoomSchedules(services)
+        self.schedules = RoomSchedules(services.config, services.timers)
         self.shared = SharedDigest(services, self.schedules)
         self.publisher = Publisher(services, self.schedules, self.shared)
 

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.runtime.config import Config
 from bot.runtime.context import Context
-from bot.runtime.kit import Services
 from bot.runtime.room_settings import RoomView
+from bot.runtime.timers import Timers
 from handlers.digest.build import room_view
 from handlers.digest.model import (
     Schedule,
@@ -93,13 +94,14 @@ def current_target(session: Session, room: RoomView, now: datetime) -> Target:
 class RoomSchedules:
     """Keeps every room's pending digest task where its schedule says."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, config: Config, timers: Timers) -> None:
+        self.config = config
+        self.timers = timers
         self.ensured: set[str] = set()  # rooms whose task was checked since the start
 
     def ensure_room(self, session: Session, room: RoomView, now: datetime, keep: str = "") -> None:
         """Make the room's pending digest task match its schedule (none when it is off)."""
-        timers = self.services.timers
+        timers = self.timers
         repository = DigestRepository(session)
         pending = [t for t in repository.tasks(room.room_id) if t.status == "pending"]
         schedule = schedule_of(room)
@@ -132,7 +134,7 @@ class RoomSchedules:
 
     def shared_due(self, week: str) -> datetime:
         """When the shared digest of ``week`` stops waiting for late rooms."""
-        bot = self.services.config.bot
+        bot = self.config.bot
         return shared_due(week, bot.shared_digest_wait_hours, ZoneInfo(bot.timezone))
 
     def ensure_week(self, session: Session, week: str) -> None:
@@ -144,7 +146,7 @@ class RoomSchedules:
         if existing is not None and existing.due_at != due:
             existing.due_at = due
             session.add(existing)
-        self.services.timers.add(
+        self.timers.add(
             session,
             key=shared_task_key(week),
             kind=SHARED_TASK_KIND,
@@ -161,7 +163,7 @@ class RoomSchedules:
             self.ensure_week(session, week)
         for room_id in repository.joined_rooms():
             tasks = repository.tasks(room_id)
-            room = room_view(session, room_id, self.services.config.bot)
+            room = room_view(session, room_id, self.config.bot)
             pending = any(task.status == "pending" for task in tasks)
             if not pending and tasks and tasks[0].status == "cancelled" and schedule_of(room):
                 continue  # cancelled with the schedule on: the bot left the room

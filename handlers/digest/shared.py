@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot.runtime.kit import Services
+from bot.runtime.kit import FeatureGateway, Services
 from bot.runtime.messages import notice_content
 from bot.runtime.timers import TaskRun
 from bot.text.dates import format_when
@@ -55,13 +55,13 @@ class RoomNames:
     A missing name or alias is not worth failing a digest: the room ID stands in for it.
     """
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, gateway: FeatureGateway) -> None:
+        self.gateway = gateway
         self.names: dict[str, str] = {}
 
     async def room_name(self, room_id: str) -> str:
         if room_id not in self.names:
-            name = await self.services.gateway.room_name(room_id)
+            name = await self.gateway.room_name(room_id)
             self.names[room_id] = name or room_id
         return self.names[room_id]
 
@@ -69,7 +69,7 @@ class RoomNames:
         """A room ID for a `salon-résumé` value (room IDs as is, aliases looked up)."""
         if not target.startswith("#"):
             return target
-        return await self.services.gateway.resolve_alias(target) or ""
+        return await self.gateway.resolve_alias(target) or ""
 
 
 class SharedDigest:
@@ -78,7 +78,7 @@ class SharedDigest:
     def __init__(self, services: Services, schedules: RoomSchedules) -> None:
         self.services = services
         self.schedules = schedules
-        self.rooms = RoomNames(services)
+        self.rooms = RoomNames(services.gateway)
 
     def pending(self, session: Session, week: str) -> list[ScheduledTask]:
         """The digest tasks of rooms whose digest of the week is still to come."""
