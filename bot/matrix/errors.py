@@ -11,6 +11,10 @@ class FatalGatewayError(RuntimeError):
     """The bot cannot go on (rejected token, wrong account): stop with this message."""
 
 
+class HomeserverUnreachableError(FatalGatewayError):
+    """The homeserver did not answer at all (connection refused, DNS, timeout)."""
+
+
 class SendError(Exception):
     """A send failed. ``retry_after`` (seconds) is set when the server asked us to wait."""
 

@@ -11,6 +11,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +22,12 @@ from nio import Api
 from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.matrix.crypto_store import CryptoStore
-from bot.matrix.errors import FatalGatewayError, SendError, TransientError
+from bot.matrix.errors import (
+    FatalGatewayError,
+    HomeserverUnreachableError,
+    SendError,
+    TransientError,
+)
 from bot.matrix.key_files import CREDENTIALS_FILE, Credentials, load_credentials, save_credentials
 from bot.matrix.key_requests import answer_key_requests
 
@@ -43,6 +49,12 @@ ENCRYPTION_STATE = {  # an ``initial_state`` entry: the room is encrypted from i
     "state_key": "",
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
 }
+
+
+SIGNED_OUT_HINT = (
+    f"delete {CREDENTIALS_FILE} in the data dir and start again with CONCERTO_MATRIX_PASSWORD "
+    "set (a new device), or set a new CONCERTO_MATRIX_ACCESS_TOKEN and CONCERTO_MATRIX_DEVICE_ID"
+)
 
 
 def _error_code(response: Any) -> str:
@@ -84,6 +96,8 @@ class MatrixGateway:
         self._key_requests: list[nio.RoomKeyRequest] = []  # from members, answered after sync
         self._creators: dict[str, frozenset[str]] = {}
         self._encrypted_send_locks: dict[str, asyncio.Lock] = {}
+        self._data_dir: Path | None = None  # where the session is stored (set by login)
+        self._password = ""  # to log in again on the same device after a soft logout
 
     @property
     def encryption_ready(self) -> bool:
@@ -92,64 +106,139 @@ class MatrixGateway:
 
     # --- session -----------------------------------------------------------------------
 
-    async def login(self, data_dir: Path, *, password: str, access_token: str) -> Credentials:
-        """Reuse the stored session, or log in once and store it (no new device per start)."""
+    async def login(
+        self, data_dir: Path, *, password: str, access_token: str, device_id: str = ""
+    ) -> Credentials:
+        """Reuse the stored session, or log in once and store it (no new device per start).
+
+        ``access_token`` (with its ``device_id``) is a token issued elsewhere, e.g. by the
+        homeserver's admin tool: used when nothing is stored, or when it differs from the stored
+        one (a new token replaces a revoked one). Every failure raises `FatalGatewayError` with
+        one line saying what to do. The password, if any, is kept in memory to log in again on
+        the same device after a soft logout.
+        """
+        self._data_dir, self._password = data_dir, password
         stored = load_credentials(data_dir)
-        if stored is not None and stored.user_id == self.user_id:
+        if stored is not None and stored.user_id != self.user_id:
+            stored = None
+        if access_token and (stored is None or stored.access_token != access_token):
+            credentials = await self._adopt_token(access_token, device_id)
+        elif stored is not None:
             self.client.restore_login(stored.user_id, stored.device_id, stored.access_token)
-            await self._check_token(stored.device_id)
-            return stored
-        if access_token:
-            self.client.access_token = access_token
-            whoami = await self._whoami()
-            credentials = Credentials(
-                self.client.homeserver, self.user_id, whoami.device_id or "", access_token
-            )
-            self.client.restore_login(self.user_id, credentials.device_id, access_token)
+            credentials = await self._check_session(stored)
+            if credentials == stored:
+                return stored
         elif password:
-            response = await self.client.login(password=password, device_name=self.device_name)
-            if not isinstance(response, nio.LoginResponse):
-                raise FatalGatewayError(
-                    f"login failed for {self.user_id}: {response.message} "
-                    "(check matrix.user_id and CONCERTO_MATRIX_PASSWORD)"
-                )
-            credentials = Credentials(
-                self.client.homeserver, self.user_id, response.device_id, response.access_token
-            )
+            credentials = await self._log_in(password)
         else:
             raise FatalGatewayError(
                 "no stored session and no credentials: set CONCERTO_MATRIX_PASSWORD "
-                "(or CONCERTO_MATRIX_ACCESS_TOKEN) for the first start"
+                "(or CONCERTO_MATRIX_ACCESS_TOKEN and CONCERTO_MATRIX_DEVICE_ID) for the first "
+                "start"
             )
-        save_credentials(data_dir, credentials)
+        self._save(credentials)
         log.info("logged in as %s on device %s", self.user_id, credentials.device_id)
         return credentials
 
-    async def _whoami(self) -> nio.WhoamiResponse:
+    async def _adopt_token(self, access_token: str, device_id: str) -> Credentials:
+        self.client.access_token = access_token
+        whoami = await self._whoami("the access token given in matrix.access_token")
+        if isinstance(whoami, nio.WhoamiError):
+            raise FatalGatewayError(
+                f"the homeserver rejected matrix.access_token ({whoami.status_code}: "
+                f"{whoami.message}): issue a new token and set CONCERTO_MATRIX_ACCESS_TOKEN"
+            )
+        found = whoami.device_id or ""
+        if device_id and found and device_id != found:
+            raise FatalGatewayError(
+                f"matrix.device_id is {device_id} but the access token belongs to device "
+                f"{found}: set CONCERTO_MATRIX_DEVICE_ID={found}"
+            )
+        device = found or device_id
+        if not device:
+            raise FatalGatewayError(
+                "the homeserver does not say which device the access token belongs to: set "
+                "CONCERTO_MATRIX_DEVICE_ID to the device the token was issued for"
+            )
+        self.client.restore_login(self.user_id, device, access_token)
+        return Credentials(self.client.homeserver, self.user_id, device, access_token)
+
+    async def _check_session(self, stored: Credentials) -> Credentials:
+        """The stored session, still good; or, after a soft logout and with a password, a
+        new login on the same device (returned, to be stored)."""
+        whoami = await self._whoami("the stored session")
+        if isinstance(whoami, nio.WhoamiError):
+            if whoami.soft_logout and self._password:
+                return await self._log_in(self._password)
+            raise FatalGatewayError(
+                f"the homeserver rejected the stored access token ({whoami.status_code}"
+                f"{', soft logout' if whoami.soft_logout else ''}): {SIGNED_OUT_HINT}"
+            )
+        if whoami.device_id and whoami.device_id != stored.device_id:
+            raise FatalGatewayError(
+                f"stored device {stored.device_id} does not match the token's device "
+                f"{whoami.device_id}: {SIGNED_OUT_HINT}"
+            )
+        return stored
+
+    async def _log_in(self, password: str) -> Credentials:
+        """A password login, on the current device when there is one (a soft logout) and as
+        a new device otherwise."""
+        try:
+            response = await self.client.login(password=password, device_name=self.device_name)
+        except (TimeoutError, OSError, aiohttp.ClientError) as error:
+            raise HomeserverUnreachableError(self._unreachable(error)) from None
+        if isinstance(response, nio.LoginResponse):
+            return Credentials(
+                self.client.homeserver, self.user_id, response.device_id, response.access_token
+            )
+        code = _error_code(response)
+        if code == "M_USER_DEACTIVATED":
+            raise FatalGatewayError(
+                f"the account {self.user_id} is deactivated on the homeserver: ask its "
+                "administrator to reactivate it, or create another account and set "
+                "matrix.user_id"
+            )
+        if code == "M_FORBIDDEN":
+            raise FatalGatewayError(
+                f"the homeserver refused the password of {self.user_id} ({response.message}): "
+                "check matrix.user_id and CONCERTO_MATRIX_PASSWORD"
+            )
+        raise FatalGatewayError(
+            f"login failed for {self.user_id}: {code or 'error'} {response.message} "
+            "(check matrix.user_id and CONCERTO_MATRIX_PASSWORD)"
+        )
+
+    def _save(self, credentials: Credentials) -> None:
+        if self._data_dir is None:
+            return
+        try:
+            save_credentials(self._data_dir, credentials)
+        except OSError as error:
+            raise FatalGatewayError(
+                f"cannot write {CREDENTIALS_FILE} in the data dir {self._data_dir} "
+                f"({error.strerror}): make the data dir writable by uid {os.getuid()}"
+            ) from None
+
+    def _unreachable(self, error: BaseException) -> str:
+        reason = str(error) or type(error).__name__
+        return (
+            f"cannot reach the homeserver {self.client.homeserver} ({reason}): check "
+            "matrix.homeserver and that the homeserver is up, then start the bot again"
+        )
+
+    async def _whoami(self, what: str) -> nio.WhoamiResponse | nio.WhoamiError:
+        """Who the current token belongs to; connection problems are fatal (at start)."""
         try:
             response = await self.client.whoami()
-        except Exception as error:  # connection refused, DNS…: say where we tried
+        except (TimeoutError, OSError, aiohttp.ClientError) as error:
+            raise HomeserverUnreachableError(self._unreachable(error)) from None
+        if isinstance(response, nio.WhoamiResponse) and response.user_id != self.user_id:
             raise FatalGatewayError(
-                f"cannot reach the homeserver {self.client.homeserver}: {error}"
-            ) from None
-        if isinstance(response, nio.WhoamiError):
-            raise FatalGatewayError(
-                f"the homeserver rejected the stored access token ({response.status_code}): "
-                f"delete {CREDENTIALS_FILE} in the data dir and start again with "
-                "CONCERTO_MATRIX_PASSWORD set"
-            )
-        if response.user_id != self.user_id:
-            raise FatalGatewayError(
-                f"the access token belongs to {response.user_id}, not {self.user_id}"
+                f"{what} belongs to {response.user_id}, not {self.user_id}: fix matrix.user_id "
+                "or the token"
             )
         return response
-
-    async def _check_token(self, device_id: str) -> None:
-        whoami = await self._whoami()
-        if whoami.device_id and whoami.device_id != device_id:
-            raise FatalGatewayError(
-                f"stored device {device_id} does not match the token's device {whoami.device_id}"
-            )
 
     async def close(self) -> None:
         await self.client.close()
@@ -169,25 +258,51 @@ class MatrixGateway:
     async def sync(
         self, *, since: str | None, timeout_ms: int, sync_filter: str | None, full_state: bool
     ) -> nio.SyncResponse:
-        try:
-            response = await self.client.sync(
-                timeout=timeout_ms, since=since, sync_filter=sync_filter, full_state=full_state
-            )
-        except (TimeoutError, OSError, aiohttp.ClientError) as error:
-            raise TransientError(f"sync failed: {error!r}") from None
-        if isinstance(response, nio.SyncResponse):
-            self._key_requests.extend(
-                event
-                for event in response.to_device_events
-                if isinstance(event, nio.RoomKeyRequest)
-            )
-            return response
-        if _error_code(response) == "M_UNKNOWN_TOKEN" and not response.soft_logout:
-            raise FatalGatewayError(
-                "the homeserver no longer accepts the bot's access token (logged out?): "
-                f"delete {CREDENTIALS_FILE} in the data dir and start again with a password"
-            )
+        for _attempt in range(2):  # a second time only after logging in again (soft logout)
+            try:
+                response = await self.client.sync(
+                    timeout=timeout_ms, since=since, sync_filter=sync_filter, full_state=full_state
+                )
+            except (TimeoutError, OSError, aiohttp.ClientError) as error:
+                raise TransientError(f"sync failed: {error!r}") from None
+            if isinstance(response, nio.SyncResponse):
+                self._key_requests.extend(
+                    event
+                    for event in response.to_device_events
+                    if isinstance(event, nio.RoomKeyRequest)
+                )
+                return response
+            if _error_code(response) != "M_UNKNOWN_TOKEN":
+                break
+            await self._session_ended(soft=response.soft_logout)
         raise TransientError(f"sync error: {response}")
+
+    async def _session_ended(self, *, soft: bool) -> None:
+        """The homeserver no longer accepts the token. Signed out for good (device deleted,
+        token revoked): stop, never log in again on our own. A soft logout (the token expired)
+        with a password at hand: log in again on the same device, keeping its keys."""
+        if not soft:
+            raise FatalGatewayError(
+                f"the homeserver signed the bot out (device {self.client.device_id} deleted or "
+                f"its token revoked): {SIGNED_OUT_HINT}"
+            )
+        if not self._password:
+            raise FatalGatewayError(
+                f"the homeserver ended the session of device {self.client.device_id} (soft "
+                "logout) and no password is set: start the bot with CONCERTO_MATRIX_PASSWORD "
+                "set to log in again on the same device, or give a new "
+                "CONCERTO_MATRIX_ACCESS_TOKEN"
+            )
+        log.warning(
+            "the homeserver ended the session (soft logout): logging in again on device %s",
+            self.client.device_id,
+        )
+        try:
+            credentials = await self._log_in(self._password)
+        except HomeserverUnreachableError as error:
+            raise TransientError(str(error)) from None  # the next sync tries again
+        self._save(credentials)
+        log.info("logged in again as %s on device %s", self.user_id, credentials.device_id)
 
     async def messages_between(
         self, room_id: str, *, start: str, end: str, limit: int = 100

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -45,6 +47,23 @@ SYNC_FILTER: dict[str, Any] = {
     },
 }
 MEMBERSHIP_CHANGES = ("leave", "ban")
+HEARTBEAT_FILE = "heartbeat"  # in the data dir, touched after every sync (health check)
+
+
+def touch_heartbeat(data_dir: Path) -> None:
+    """Mark that a sync just completed (never fails the sync: a health check only reads it)."""
+    try:
+        (data_dir / HEARTBEAT_FILE).touch()
+    except OSError as error:
+        log.warning("could not touch the heartbeat file: %s", error)
+
+
+def heartbeat_age(data_dir: Path) -> float | None:
+    """Seconds since the last completed sync, or None if the bot never synced here."""
+    try:
+        return max(0.0, time.time() - (data_dir / HEARTBEAT_FILE).stat().st_mtime)
+    except OSError:
+        return None
 
 
 class SyncLoop:
@@ -58,6 +77,7 @@ class SyncLoop:
         clock: Clock,
         undecryptable: Callable[[str, list[dict[str, Any]]], Awaitable[None]] | None = None,
         on_reconnect: Callable[[], None] | None = None,
+        heartbeat: Path | None = None,
     ) -> None:
         self.gateway = gateway
         self.database = database
@@ -66,6 +86,7 @@ class SyncLoop:
         self.clock = clock
         self.undecryptable = undecryptable  # messages still m.room.encrypted after the sync
         self.on_reconnect = on_reconnect  # the homeserver answers again after failures
+        self.heartbeat = heartbeat  # the data dir, where each completed sync is marked
         self.synced = asyncio.Event()  # set after the first successful sync (readiness)
         self._stopping = asyncio.Event()
         self._failures = 0
@@ -95,6 +116,8 @@ class SyncLoop:
             with self.database.session() as session:
                 StateRepository(session).set(SYNC_TOKEN, token)
             await self.gateway.after_sync()
+            if self.heartbeat is not None:
+                touch_heartbeat(self.heartbeat)
             first = False
             self.synced.set()
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+from pathlib import Path
 
 from bot.matrix import crypto
 from bot.matrix.gateway import FatalGatewayError, MatrixGateway
@@ -26,6 +28,23 @@ CATCH_UP_SECONDS = 30.0
 RESUME_SENDING_SECONDS = 10.0
 
 
+def data_dir_problem(data_dir: Path) -> str | None:
+    """What keeps the bot from writing its data dir (created if missing), in one line."""
+    probe = data_dir / ".write-test"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        uid = os.getuid()
+        return (
+            f"the data dir {data_dir} is not writable ({error.strerror}): make it owned by "
+            f"uid {uid}, the user the bot runs as (chown -R {uid} {data_dir}), or set "
+            "storage.data_dir to a folder it may write"
+        )
+    return None
+
+
 class App:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
@@ -36,51 +55,76 @@ class App:
         self._stop.set()
 
     async def run(self) -> int:
-        """Run until SIGTERM/SIGINT. Returns the process exit code."""
+        """Run until SIGTERM/SIGINT. Returns the process exit code: 2, after one line saying
+        what to do, when the bot cannot start or its session ends for good."""
         config = self.config
-        config.data_path.mkdir(parents=True, exist_ok=True)
+        problem = data_dir_problem(config.data_path)
+        if problem:
+            log.error("%s", problem)
+            return 2
         database = Database.from_url(config.database_url)
         try:
             database.migrate()
         except DatabaseTooNewError as error:
             log.error("%s", error)
+            database.close()
             return 2
-        keys = crypto.crypto_files(config.data_path)
+        try:
+            return await self._connect_and_serve(database)
+        finally:
+            database.close()
+
+    async def _connect_and_serve(self, database: Database) -> int:
+        config = self.config
+        matrix = config.matrix
+        try:
+            keys = crypto.crypto_files(config.data_path)
+        except OSError as error:
+            log.error(
+                "cannot use the key store in the data dir (%s: %s): make the data dir and "
+                "everything in it owned by uid %d, the user the bot runs as",
+                error.filename,
+                error.strerror,
+                os.getuid(),
+            )
+            return 2
         gateway = MatrixGateway(
-            config.matrix.homeserver,
-            config.matrix.user_id,
-            config.matrix.device_name,
+            matrix.homeserver,
+            matrix.user_id,
+            matrix.device_name,
             store_path=keys.store_path,
             pickle_key=keys.pickle_key,
         )
         try:
-            await gateway.login(
-                config.data_path,
-                password=config.matrix.password,
-                access_token=config.matrix.access_token,
-            )
-        except FatalGatewayError as error:
-            log.error("%s", error)
-            await gateway.close()
-            return 2
-        try:
-            password = config.matrix.password
-            can_encrypt = await crypto.prepare(gateway, config.data_path, password=password)
-            if crypto.store_lost(gateway) and password:
-                gateway = await crypto.start_over(gateway, config.data_path, password=password)
-                can_encrypt = await crypto.prepare(gateway, config.data_path, password=password)
-        except FatalGatewayError as error:
-            log.error("%s", error)
-            await gateway.close()
-            return 2
-        except Exception:
-            log.exception("could not prepare encryption: encrypted rooms will be refused")
-            can_encrypt = False
-        try:
+            try:
+                await gateway.login(
+                    config.data_path,
+                    password=matrix.password,
+                    access_token=matrix.access_token,
+                    device_id=matrix.device_id,
+                )
+                can_encrypt = await self._prepare_encryption(gateway)
+                if crypto.store_lost(gateway) and matrix.password:
+                    gateway = await crypto.start_over(
+                        gateway, config.data_path, password=matrix.password
+                    )
+                    can_encrypt = await self._prepare_encryption(gateway)
+            except FatalGatewayError as error:
+                log.error("%s", error)
+                return 2
             return await self._serve(database, gateway, can_encrypt)
         finally:
             await gateway.close()
-            database.close()
+
+    async def _prepare_encryption(self, gateway: MatrixGateway) -> bool:
+        config = self.config
+        try:
+            return await crypto.prepare(gateway, config.data_path, password=config.matrix.password)
+        except FatalGatewayError:
+            raise
+        except Exception:
+            log.exception("could not prepare encryption: encrypted rooms will be refused")
+            return False
 
     async def _serve(self, database: Database, gateway: MatrixGateway, can_encrypt: bool) -> int:
         config, clock = self.config, self.clock
@@ -118,6 +162,7 @@ class App:
             clock=clock,
             undecryptable=undecryptable,
             on_reconnect=outbox.retry_now,
+            heartbeat=config.data_path,
         )
         self._install_signal_handlers()
         intake.restore_waiting()  # before the first sync adds to the queue

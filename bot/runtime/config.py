@@ -35,6 +35,7 @@ class MatrixConfig:
     user_id: str = ""
     password: str = field(default="", repr=False)
     access_token: str = field(default="", repr=False)
+    device_id: str = ""
     device_name: str = "concerto"
 
 
@@ -130,6 +131,15 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+class MissingConfigError(ConfigError):
+    """No configuration file where one is needed: nothing else can be checked."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__([ConfigProblem(str(path), message)])
+        self.path = path
+        self.message = message
+
+
 def redact_url(url: str) -> str:
     """Hide a password in a database URL before showing it."""
     parsed = urlparse(url)
@@ -138,8 +148,16 @@ def redact_url(url: str) -> str:
     return url
 
 
-def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Config:
-    """Read the TOML file, then `.env` beside the working directory, then the environment."""
+def load_config(
+    path: Path | str, environ: dict[str, str] | None = None, *, explicit: bool = True
+) -> Config:
+    """Read the TOML file, then `.env` beside the working directory, then the environment.
+
+    A missing file is an error when it was named (``explicit``: ``--config`` or
+    ``$CONCERTO_CONFIG``). The default file may be absent only if the environment itself
+    configures the homeserver and the bot's account (a deployment configured by environment
+    alone); anything else raises `MissingConfigError`.
+    """
     path = Path(path)
     problems: list[ConfigProblem] = []
     raw: dict[str, Any] = {}
@@ -152,10 +170,8 @@ def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Conf
     dotenv_path = Path(".env")
     if environ is None and dotenv_path.exists():
         env = {**{k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}, **env}
-    if not path.exists() and not any(key.startswith(ENV_PREFIX) for key in env):
-        raise ConfigError(
-            [ConfigProblem(str(path), "file not found (copy config.example.toml to start)")]
-        )
+    if not path.exists():
+        _check_missing_file(path, env, explicit=explicit)
     for name in raw:
         if name not in SECTIONS:
             problems.append(ConfigProblem(name, f"unknown section (known: {', '.join(SECTIONS)})"))
@@ -168,6 +184,24 @@ def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Conf
     if problems:
         raise ConfigError(problems)
     return config
+
+
+ENVIRONMENT_ONLY = ("CONCERTO_MATRIX_HOMESERVER", "CONCERTO_MATRIX_USER_ID")
+
+
+def _check_missing_file(path: Path, env: dict[str, str], *, explicit: bool) -> None:
+    if explicit:
+        raise MissingConfigError(
+            path,
+            f"configuration file not found: {path}; create it (copy config.example.toml) "
+            "or give the right path with --config or CONCERTO_CONFIG",
+        )
+    if not all(env.get(name) for name in ENVIRONMENT_ONLY):
+        raise MissingConfigError(
+            path,
+            f"configuration file not found: {path}; copy config.example.toml to {path} and edit "
+            f"it, or configure by environment alone (set {' and '.join(ENVIRONMENT_ONLY)})",
+        )
 
 
 def _build_section(

@@ -1,4 +1,4 @@
-"""The `concerto` command: run, check-config, sandbox, export, reference."""
+"""The `concerto` command: run, check-config, health, sandbox, export, reference."""
 
 from __future__ import annotations
 
@@ -7,23 +7,41 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
-from bot.runtime.config import ConfigError, load_config
+from bot.runtime.config import Config, ConfigError, MissingConfigError, load_config
 from bot.runtime.logs import setup_logging
 
 
-def _config_path(value: str | None) -> Path:
-    return Path(value or os.environ.get("CONCERTO_CONFIG") or "config.toml")
+def _config_path(value: str | None) -> tuple[Path, bool]:
+    """The configuration file, and whether it was named (then it must exist)."""
+    named = value or os.environ.get("CONCERTO_CONFIG")
+    return Path(named or "config.toml"), bool(named)
+
+
+def _load(args: argparse.Namespace, *, report: TextIO | None = None) -> Config | int:
+    """The configuration, or the exit code after saying what is wrong: 2 for a missing file
+    (one line), 1 for mistakes in it (one line per key)."""
+    path, explicit = _config_path(args.config)
+    report = report or sys.stderr
+    try:
+        return load_config(path, explicit=explicit)
+    except MissingConfigError as error:
+        print(f"concerto: {error.message}", file=sys.stderr)
+        return 2
+    except ConfigError as error:
+        print(f"{path}: {len(error.problems)} problem(s):", file=report)
+        for problem in error.problems:
+            print(f"  - {problem}", file=report)
+        return 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.app import App
 
-    try:
-        config = load_config(_config_path(args.config))
-    except ConfigError as error:
-        print("Configuration problems:\n" + str(error), file=sys.stderr)
-        return 1
+    config = _load(args)
+    if isinstance(config, int):
+        return config
     setup_logging(
         config.logging.level,
         config.logging.format,
@@ -33,15 +51,30 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    path = _config_path(args.config)
-    try:
-        config = load_config(path)
-    except ConfigError as error:
-        print(f"{path}: {len(error.problems)} problem(s):")
-        for problem in error.problems:
-            print(f"  - {problem}")
+    path, _explicit = _config_path(args.config)
+    config = _load(args, report=sys.stdout)
+    if isinstance(config, int):
+        return config
+    shown = path if path.exists() else "environment"
+    print(f"{shown}: configuration is valid.\n{config.summary()}")
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 while the sync loop's heartbeat in the data dir is fresh (Docker HEALTHCHECK)."""
+    from bot.matrix.sync import heartbeat_age
+
+    config = _load(args)
+    if isinstance(config, int):
+        return config
+    age = heartbeat_age(config.data_path)
+    if age is None:
+        print("unhealthy: no heartbeat yet (the bot has not synced)", file=sys.stderr)
         return 1
-    print(f"{path}: configuration is valid.\n{config.summary()}")
+    if age > args.max_age:
+        print(f"unhealthy: last sync {age:.0f} s ago", file=sys.stderr)
+        return 1
+    print(f"healthy: last sync {age:.0f} s ago")
     return 0
 
 
@@ -60,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the configuration")
     check.add_argument("--config", "-c", help="configuration file (default config.toml)")
     check.set_defaults(func=cmd_check_config)
+    health = sub.add_parser("health", help="exit 0 while the bot syncs (container health check)")
+    health.add_argument("--config", "-c", help="configuration file (default config.toml)")
+    health.add_argument(
+        "--max-age", type=float, default=120, help="seconds since the last sync (default 120)"
+    )
+    health.set_defaults(func=cmd_health)
     sandbox = sub.add_parser("sandbox", help="try Concerto on a throwaway local homeserver")
     sandbox.add_argument("--dir", default=".sandbox", help="working folder (default .sandbox)")
     sandbox.add_argument("--port", type=int, default=8008, help="homeserver port (default 8008)")
@@ -92,11 +131,9 @@ def cmd_reference(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.tools.export import run_export
 
-    try:
-        config = load_config(_config_path(args.config))
-    except ConfigError as error:
-        print("Configuration problems:\n" + str(error), file=sys.stderr)
-        return 1
+    config = _load(args)
+    if isinstance(config, int):
+        return config
     return run_export(
         config.database_url, what=args.what, room_id=args.room, fmt=args.format, output=args.output
     )

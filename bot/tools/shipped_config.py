@@ -24,6 +24,7 @@ ENVIRONMENT_KEYS = frozenset(
         ("matrix", "user_id"),
         ("matrix", "password"),
         ("matrix", "access_token"),
+        ("matrix", "device_id"),
         ("matrix", "device_name"),
         ("bot", "allowed_inviters"),
         ("bot", "digest_room"),
