@@ -39,7 +39,7 @@ from handlers.agenda.args import (
     plan_reminders,
 )
 from handlers.agenda.reminders import Reminders
-from handlers.agenda.view import AgendaView
+from handlers.agenda.view import AgendaView, read_agenda_format
 from storage.agenda import DEADLINE, EVENT, AgendaRepository
 from storage.agenda_models import AgendaItem
 from storage.models import OutboxMessage
@@ -166,34 +166,38 @@ class Agenda:
 
     # --- cancellation --------------------------------------------------------------------
 
-    async def annuler(self, ctx: Context) -> None:
+    def read_item_id(self, ctx: Context) -> tuple[str, int]:
+        """`!annuler` arguments: a short ID (`E7`, `d 3`, `S2`) of a kind that can be cancelled."""
         parsed = parse_item_id(ctx.args)
         if parsed is None:
             raise UserError(
                 "Give the ID of what to cancel, e.g. {example}. IDs here: {ids}.",
                 example="!annuler E7",
-                ids=self._ids_here(ctx),
+                ids=ids_here(ctx),
             )
-        prefix, number = parsed
-        if prefix in self.cancellers:
-            await self.cancellers[prefix](ctx, number)
-            return
-        kind = KINDS.get(prefix)
-        if kind is None:
+        if parsed[0] not in KINDS and parsed[0] not in self.cancellers:
             raise UserError(
                 "“{text}” is not an ID that can be cancelled. Valid IDs start with {prefixes}; "
                 "here: {ids}.",
                 text=ctx.args.strip(),
                 prefixes=", ".join(sorted({*KINDS, *self.cancellers})),
-                ids=self._ids_here(ctx),
+                ids=ids_here(ctx),
             )
+        return parsed
+
+    async def annuler(self, ctx: Context) -> None:
+        prefix, number = ctx.arguments
+        if prefix in self.cancellers:  # another feature's ID (`S2`: a poll)
+            await self.cancellers[prefix](ctx, number)
+            return
+        kind = KINDS[prefix]
         repository = AgendaRepository(ctx.session)
         item = repository.get_in_room(number, ctx.room_id, kind)
         if item is None:
             raise UserError(
                 "There is no {id} in this room. IDs here: {ids}.",
                 id=f"{prefix}{number}",
-                ids=self._ids_here(ctx),
+                ids=ids_here(ctx),
             )
         if item.status == "cancelled":
             raise UserError("{id} is already cancelled.", id=label(item))
@@ -219,11 +223,13 @@ class Agenda:
                 when=when,
             )
 
-    def _ids_here(self, ctx: Context) -> str:
-        items = AgendaRepository(ctx.session).list_upcoming(ctx.room_id, ctx.clock.now())
-        if not items:
-            return ctx.t(N_("none planned"))
-        return ", ".join(label(item) for item in items)
+
+def ids_here(ctx: Context) -> str:
+    """The IDs of what is coming in the room, for refusals that need a valid one."""
+    items = AgendaRepository(ctx.session).list_upcoming(ctx.room_id, ctx.clock.now())
+    if not items:
+        return ctx.t(N_("none planned"))
+    return ", ".join(label(item) for item in items)
 
 
 def read_event(ctx: Context) -> Draft:
@@ -283,6 +289,7 @@ def feature(services: Services) -> Feature:
             name="agenda",
             aliases=("upcoming",),
             handler=AgendaView(services.gateway).agenda,
+            arguments=read_agenda_format,
             summary=N_("upcoming events and deadlines of this room, with their IDs and answers"),
             usage=N_("[ics]"),
             examples=(N_("upcoming"), N_("upcoming ics")),
@@ -292,6 +299,7 @@ def feature(services: Services) -> Feature:
             name="annuler",
             aliases=("cancel",),
             handler=agenda.annuler,
+            arguments=agenda.read_item_id,
             summary=N_("cancel an event, a deadline or a poll (organisers or its author)"),
             usage=N_("<id>"),
             examples=(N_("cancel E7"),),

@@ -25,6 +25,8 @@ from storage.agenda_models import AgendaItem
 
 log = logging.getLogger(__name__)
 
+CALENDAR_WORDS = ("ics", "ical", "icalendar")
+
 
 def item_fields(item: AgendaItem, *, tz: ZoneInfo, language: str) -> dict[str, Any]:
     """What every message about an item shows: its kind, ID, title, date in words, place, link."""
@@ -38,6 +40,19 @@ def item_fields(item: AgendaItem, *, tz: ZoneInfo, language: str) -> dict[str, A
     }
 
 
+def read_agenda_format(ctx: Context) -> bool:
+    """`!agenda` arguments: nothing for the list, `ics` for a calendar file (True)."""
+    argument = ctx.args.strip().casefold()
+    if argument not in ("", *CALENDAR_WORDS):
+        raise UserError(
+            "Unknown option “{text}”: write {plain} for the list or {ics} for a calendar file.",
+            text=ctx.args.strip(),
+            plain="!agenda",
+            ics="!agenda ics",
+        )
+    return argument in CALENDAR_WORDS
+
+
 class AgendaView:
     def __init__(self, gateway: FeatureGateway) -> None:
         self.gateway = gateway
@@ -45,14 +60,7 @@ class AgendaView:
     # --- agenda --------------------------------------------------------------------------
 
     async def agenda(self, ctx: Context) -> None:
-        argument = ctx.args.strip().casefold()
-        if argument not in ("", "ics", "ical", "icalendar"):
-            raise UserError(
-                "Unknown option “{text}”: write {plain} for the list or {ics} for a calendar file.",
-                text=ctx.args.strip(),
-                plain="!agenda",
-                ics="!agenda ics",
-            )
+        as_calendar: bool = ctx.arguments
         now = ctx.clock.now()
         repository = AgendaRepository(ctx.session)
         items = repository.list_upcoming(ctx.room_id, now)
@@ -64,7 +72,7 @@ class AgendaView:
                 deadline="!échéance",
             )
             return
-        if argument:
+        if as_calendar:
             await self._send_calendar(ctx, items, now)
             return
         language, tz = ctx.language, ctx.room.tz

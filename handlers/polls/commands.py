@@ -96,7 +96,7 @@ class PollCommands:
 
     async def clore(self, ctx: Context) -> None:
         """Close a poll now (author or organisers) and post its results."""
-        poll = await _poll_for_author(ctx, ctx.args, MSG_MAY_NOT_CLOSE)
+        poll = await _poll_for_author(ctx, ctx.arguments, MSG_MAY_NOT_CLOSE)
         if poll.status != "open":
             _refuse_finished(ctx, poll)
         end = ctx.origin_ts if ctx.origin_ts <= ctx.clock.now() else ctx.clock.now()
@@ -165,10 +165,15 @@ def _refuse_finished(ctx: Context, poll: Poll) -> None:
     raise UserError(N_("Poll {poll} is already closed ({when})."), poll=poll.short_id, when=when)
 
 
-async def _poll_for_author(ctx: Context, text: str, refusal: str) -> Poll:
-    """The room's poll named by ``text``, if the sender is its author or an organiser."""
-    words = text.split()  # only the first word names the poll: `!clore S2 merci`
-    poll_id = parse_poll_id(words[0] if words else "")
+def read_poll_id(ctx: Context) -> int:
+    """`!clore` arguments: the poll's ID (`S2`, `2`); only the first word counts
+    (`!clore S2 merci`)."""
+    words = ctx.args.split()
+    return parse_poll_id(words[0] if words else "")
+
+
+async def _poll_for_author(ctx: Context, poll_id: int, refusal: str) -> Poll:
+    """The room's poll ``poll_id``, if the sender is its author or an organiser."""
     poll = PollRepository(ctx.session).get_in_room(ctx.room_id, poll_id)
     if poll is None:
         raise UserError(N_("There is no poll S{id} in this room."), id=poll_id)
@@ -177,8 +182,8 @@ async def _poll_for_author(ctx: Context, text: str, refusal: str) -> Poll:
     return poll
 
 
-async def cancel_poll(ctx: Context, poll_id: str) -> None:
-    """Cancel poll ``poll_id`` (`S2`) for `!annuler`: author or organisers; no results posted.
+async def cancel_poll(ctx: Context, poll_id: int) -> None:
+    """Cancel poll ``poll_id`` (`!annuler S2`: 2): author or organisers; no results posted.
 
     Refusals raise UserError; on success the poll is marked cancelled, its closing timer is
     cancelled, clients are told it ended (bot polls), and the command gets a confirmation.
@@ -206,16 +211,12 @@ def read_poll_request(ctx: Context) -> PollRequest:
 
 def feature(services: Services) -> Feature:
     """The poll commands, the hooks that read votes, the closing timer and the sent hook."""
-
-    async def cancel(ctx: Context, number: int) -> None:
-        await cancel_poll(ctx, f"S{number}")
-
     closer = Closer(services.outbox, services.renderer, services.timers)
     commands = PollCommands(closer, services.gateway)
     intake = PollIntake(closer, announce=send_notice)
     timer = ClosingTimer(closer, services.config.bot)
     return Feature(
-        cancellers={"S": cancel},
+        cancellers={"S": cancel_poll},
         commands=[
             Command(
                 name="sondage",
@@ -238,6 +239,7 @@ def feature(services: Services) -> Feature:
                 name="clore",
                 aliases=("close",),
                 handler=commands.clore,
+                arguments=read_poll_id,
                 summary=N_("close a poll now and post its results"),
                 usage=N_("<poll ID>"),
                 examples=(N_("close S2"),),
