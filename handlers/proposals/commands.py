@@ -187,8 +187,18 @@ def entry(
 # --- commands ---------------------------------------------------------------------------------
 
 
+def read_proposal_text(ctx: Context) -> str:
+    """`!proposition` arguments: the text, refused if it has no words or is too long."""
+    return validate_proposal_text(ctx.args)
+
+
+def read_list_filters(ctx: Context) -> tuple[list[str], int]:
+    """`!propositions` arguments: canonical tags to filter by, and the page."""
+    return parse_list_args(ctx.args, ctx.room.tag_synonyms)
+
+
 async def proposition(ctx: Context) -> None:
-    text = validate_proposal_text(ctx.args)  # a TagError is answered by the runtime
+    text: str = ctx.arguments
     _, tags = split_proposal(text)
     proposal = record(ctx, text, tags, source="command")
     if tags:
@@ -203,7 +213,7 @@ async def proposition(ctx: Context) -> None:
 
 async def propositions(ctx: Context) -> None:
     synonyms = ctx.room.tag_synonyms
-    tags, page = parse_list_args(ctx.args, synonyms)
+    tags, page = ctx.arguments
     repository = ProposalRepository(ctx.session)
     total = repository.count(ctx.room_id, tags=tags, synonyms=synonyms)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -321,6 +331,7 @@ def commands() -> list[Command]:
             name="proposition",
             aliases=("proposal", "propose"),
             handler=proposition,
+            arguments=read_proposal_text,
             summary=N_("record a proposal; its hashtags become its tags"),
             usage=N_("<text with #tags>"),
             examples=(N_("proposal A tiers-lieu in every canton #tierslieux #ESS"),),
@@ -331,6 +342,7 @@ def commands() -> list[Command]:
             name="propositions",
             aliases=("proposals",),
             handler=propositions,
+            arguments=read_list_filters,
             summary=N_("this room's proposals, newest first, optionally filtered by tags"),
             usage=N_("[#tag …] [page N]"),
             examples=(N_("proposals"), N_("proposals #digital"), N_("proposals page 2")),

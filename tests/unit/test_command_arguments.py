@@ -5,6 +5,8 @@ not exist) keep their answer, without the usage."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from harness import Harness
 from sqlmodel import SQLModel, select
@@ -61,6 +63,24 @@ MALFORMED = [
         "!clore <identifiant du sondage>",
         id="clore",
     ),
+    pytest.param(
+        "!proposition #ess #climat",
+        "Une proposition a besoin de mots en plus de ses hashtags",
+        "!proposition <texte avec #tags>",
+        id="proposition",
+    ),
+    pytest.param(
+        "!propositions #ess page zéro",
+        "Indiquez un numéro de page, par exemple !propositions page 2.",
+        "!propositions [#tag …] [page N]",
+        id="propositions",
+    ),
+    pytest.param(
+        "!propositions #ess ???",
+        "« ??? » n’est pas un tag",
+        "!propositions [#tag …] [page N]",
+        id="propositions-not-a-tag",
+    ),
 ]
 
 
@@ -82,6 +102,7 @@ async def test_arguments_malformed_answered_with_the_error_and_usage_nothing_sto
 NOT_ABOUT_SHAPE = [
     pytest.param(ORGANISER, "!annuler E9", "Il n'y a pas de E9 dans ce salon", id="annuler"),
     pytest.param(ORGANISER, "!clore S9", "Il n’y a pas de sondage S9", id="clore"),
+    pytest.param(ANA, "!propositions page 3", "Il n’y a pas de page 3", id="propositions"),
 ]
 
 
@@ -99,3 +120,23 @@ async def test_arguments_cancel_reads_a_poll_id_and_hands_it_to_polls(bot):
     cancelled = await bot.say(ANA, "!annuler s1")
     assert "Le sondage S1 est annulé : aucun résultat ne sera publié." in cancelled
     assert "a été annulé" in await say_one(bot, ANA, "!clore S1")
+
+
+async def test_arguments_proposal_repeated_refused_without_usage(bot):
+    await bot.say(ANA, "!proposition Un tiers-lieu par canton #ess")
+    before = stored(bot)
+    body = await say_one(bot, ANA, "!proposition un tiers-lieu  par canton #ESS")
+    assert "Vous avez déjà fait cette proposition ici (P1)" in body, body
+    assert USAGE not in body, body
+    assert stored(bot) == before
+
+
+async def test_arguments_proposal_from_the_backlog_stays_silent(bot):
+    """`!proposition` also runs from the backlog, without answering: a malformed one too."""
+    before = stored(bot)
+    assert await bot.say(ANA, "!proposition #ess", age=timedelta(hours=2)) == []
+    assert stored(bot) == before
+    assert await bot.say(ANA, "!proposition Une navette #mobilité", age=timedelta(hours=2)) == [
+        ""  # the 📝 reaction
+    ]
+    assert stored(bot)["proposal"] == before["proposal"] + 1
