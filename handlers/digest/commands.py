@@ -49,6 +49,14 @@ ALREADY_PUBLISHED = N_(
 BAD_ARGUMENT = N_("Use {preview} to preview this week's digest or {publish} to post it now.")
 
 
+def read_publish(ctx: Context) -> bool:
+    """`!résumé` arguments: nothing to preview, `publier` / `publish` to post now (True)."""
+    argument = fold(ctx.args.strip())
+    if argument and argument not in PUBLISH_WORDS:
+        raise UserError(BAD_ARGUMENT, preview="!résumé", publish="!résumé publier")
+    return bool(argument)
+
+
 class DigestFeature:
     """The digest's parts, built once, and the `!résumé` command over them."""
 
@@ -73,11 +81,8 @@ class DigestFeature:
 
     async def resume(self, ctx: Context) -> None:
         await self.schedules.on_activity(ctx)
-        argument = fold(ctx.args.strip())
-        if argument in PUBLISH_WORDS:
+        if ctx.arguments:
             await self.publish(ctx)
-        elif argument:
-            raise UserError(BAD_ARGUMENT, preview="!résumé", publish="!résumé publier")
         else:
             self.preview(ctx)
 
@@ -135,6 +140,7 @@ class DigestFeature:
                 name="résumé",
                 aliases=("resume", "digest"),
                 handler=self.resume,
+                arguments=read_publish,
                 summary=N_("preview this week's digest of the room; organisers can post it now"),
                 usage=N_("[publish]"),
                 examples=(N_("digest"), N_("digest publish")),

@@ -81,6 +81,12 @@ MALFORMED = [
         "!propositions [#tag …] [page N]",
         id="propositions-not-a-tag",
     ),
+    pytest.param(
+        "!résumé maintenant",
+        "Utilisez !résumé pour voir un aperçu du résumé de la semaine",
+        "!résumé [publier]",
+        id="résumé",
+    ),
 ]
 
 
@@ -103,6 +109,7 @@ NOT_ABOUT_SHAPE = [
     pytest.param(ORGANISER, "!annuler E9", "Il n'y a pas de E9 dans ce salon", id="annuler"),
     pytest.param(ORGANISER, "!clore S9", "Il n’y a pas de sondage S9", id="clore"),
     pytest.param(ANA, "!propositions page 3", "Il n’y a pas de page 3", id="propositions"),
+    pytest.param(ANA, "!résumé publier", "Seuls les organisateurs", id="résumé"),
 ]
 
 
