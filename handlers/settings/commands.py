@@ -131,8 +131,34 @@ def find_setting(name: str) -> Setting | None:
     return None
 
 
-async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
+@dataclass(frozen=True)
+class Change:
+    """What `!réglages <réglage> <valeur>` asks for: the setting and its values, read."""
+
+    setting: Setting
+    values: dict[str, object]
+
+
+def read_change(ctx: Context) -> Change | None:
+    """`!réglages` arguments: nothing to see the settings, or a setting and a valid value."""
     if not ctx.args:
+        return None
+    parts = ctx.args.split(None, 1)
+    setting = find_setting(parts[0])
+    if setting is None:
+        raise UserError(
+            "Unknown setting {name}. Settings: {names}.",
+            name=parts[0],
+            names=", ".join(s.name for s in SETTINGS),
+        )
+    if len(parts) < 2:
+        raise UserError("Give a value, e.g. {example}.", example="!réglages " + setting.example)
+    return Change(setting, setting.setter(ctx, parts[1].strip()))
+
+
+async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
+    change: Change | None = ctx.arguments
+    if change is None:
         room = ctx.room
         ctx.reply_template(
             "settings_view",
@@ -146,16 +172,6 @@ async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
             synonyms=sorted(room.tag_synonyms.items()),
         )
         return
-    parts = ctx.args.split(None, 1)
-    setting = find_setting(parts[0])
-    if setting is None:
-        raise UserError(
-            "Unknown setting {name}. Settings: {names}.",
-            name=parts[0],
-            names=", ".join(s.name for s in SETTINGS),
-        )
-    if len(parts) < 2:
-        raise UserError("Give a value, e.g. {example}.", example="!réglages " + setting.example)
     if not await ctx.is_organiser():
         raise UserError(
             "Only organisers (power level {level} or more) can change settings; "
@@ -163,13 +179,13 @@ async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
             level=ctx.room.organiser_power_level,
             command="!réglages",
         )
-    values = setting.setter(ctx, parts[1].strip())
+    values = change.values
     RoomSettingsRepository(ctx.session).update(ctx.room_id, **values)
     for listener in listeners:  # e.g. the digest task follows its schedule
         listener(ctx, values)
     if "language" in values:
         ctx.use_language(str(values["language"]))  # confirm in the new language
-    ctx.reply("Setting {name} changed.", name=setting.name)
+    ctx.reply("Setting {name} changed.", name=change.setting.name)
 
 
 def feature(services: Services) -> Feature:
@@ -188,6 +204,7 @@ def commands(handler: Handler) -> list[Command]:
             name="réglages",
             aliases=("reglages", "settings"),
             handler=handler,
+            arguments=read_change,
             summary=N_("see this room's settings; organisers can change them"),
             usage=N_("[setting value]"),
             examples=(

@@ -87,6 +87,24 @@ MALFORMED = [
         "!résumé [publier]",
         id="résumé",
     ),
+    pytest.param(
+        "!réglages couleur bleu",
+        "Réglage inconnu : couleur.",
+        "!réglages [réglage valeur]",
+        id="réglages-unknown",
+    ),
+    pytest.param(
+        "!réglages langue",
+        "Indiquez une valeur, par exemple !réglages langue en.",
+        "!réglages [réglage valeur]",
+        id="réglages-no-value",
+    ),
+    pytest.param(
+        "!settings language klingon",
+        "Langue inconnue : klingon.",
+        "!réglages [réglage valeur]",
+        id="réglages-bad-value",
+    ),
 ]
 
 
@@ -110,6 +128,9 @@ NOT_ABOUT_SHAPE = [
     pytest.param(ORGANISER, "!clore S9", "Il n’y a pas de sondage S9", id="clore"),
     pytest.param(ANA, "!propositions page 3", "Il n’y a pas de page 3", id="propositions"),
     pytest.param(ANA, "!résumé publier", "Seuls les organisateurs", id="résumé"),
+    pytest.param(
+        ANA, "!réglages langue en", "Seuls les organisateurs (niveau de pouvoir 50", id="réglages"
+    ),
 ]
 
 
