@@ -202,7 +202,8 @@ class MatrixGateway:
         if code == "M_FORBIDDEN":
             raise FatalGatewayError(
                 f"the homeserver refused the password of {self.user_id} ({response.message}): "
-                "check matrix.user_id and CONCERTO_MATRIX_PASSWORD"
+                "check matrix.user_id and CONCERTO_MATRIX_PASSWORD (a deactivated account "
+                "refuses every password too)"
             )
         raise FatalGatewayError(
             f"login failed for {self.user_id}: {code or 'error'} {response.message} "

@@ -168,6 +168,9 @@ class LocalHomeserver:
         server_name: The Matrix server name (the part after ``:`` in user IDs).
         rate_limited: Keep Synapse's default ``rc_message`` limit instead of lifting it, for
             rate-limit drills. All other limits (logins, joins, registrations...) stay lifted.
+        token_lifetime: If set (a Synapse duration such as ``"30s"``), access tokens from logins
+            and registrations expire after it and are then refused with ``soft_logout: true``
+            (Synapse's ``nonrefreshable_access_token_lifetime``), for soft-logout drills.
     """
 
     def __init__(
@@ -177,11 +180,13 @@ class LocalHomeserver:
         port: int | None = None,
         server_name: str = "localhost",
         rate_limited: bool = False,
+        token_lifetime: str | None = None,
     ) -> None:
         self._directory = Path(directory).resolve()
         self._port = port if port is not None else free_port()
         self._server_name = server_name
         self._rate_limited = rate_limited
+        self._token_lifetime = token_lifetime
         self._process: subprocess.Popen[bytes] | None = None
 
     # ------------------------------------------------------------------ properties
@@ -404,6 +409,8 @@ class LocalHomeserver:
         if self._rate_limited:
             del limits["rc_message"]  # Synapse's default: per_second 0.2, burst_count 10
         config.update(limits)
+        if self._token_lifetime is not None:
+            config["nonrefreshable_access_token_lifetime"] = self._token_lifetime
         return config
 
     @property
