@@ -30,26 +30,35 @@ def feature(registry: Callable[[], Registry], prefix: str) -> Feature:
 
 
 def commands(registry: Callable[[], Registry], prefix: str) -> list[Command]:
-    async def aide(ctx: Context) -> None:
+    def read_command(ctx: Context) -> Command | None:
+        """`!aide` arguments: nothing for the list, or a known command's name (with or without
+        the prefix); an unknown name is refused with the closest one, if any."""
+        if not ctx.args:
+            return None
         known = registry()
-        if ctx.args:
-            wanted = ctx.args.split()[0].lstrip(prefix)
-            command = known.find(wanted)
-            if command is None:
-                closest = known.closest(wanted)
-                if closest is not None:
-                    raise UserError(
-                        "There is no command {command}. Did you mean {suggestion}?",
-                        command=prefix + wanted,
-                        suggestion=prefix + closest.name,
-                    )
-                raise UserError(
-                    "There is no command {command}. Type {help} for the list.",
-                    command=prefix + wanted,
-                    help=prefix + "aide",
-                )
-            ctx.reply_template("help_command", command=describe(command, prefix, ctx.translator))
+        wanted = ctx.args.split()[0].lstrip(prefix)
+        command = known.find(wanted)
+        if command is not None:
+            return command
+        closest = known.closest(wanted)
+        if closest is not None:
+            raise UserError(
+                "There is no command {command}. Did you mean {suggestion}?",
+                command=prefix + wanted,
+                suggestion=prefix + closest.name,
+            )
+        raise UserError(
+            "There is no command {command}. Type {help} for the list.",
+            command=prefix + wanted,
+            help=prefix + "aide",
+        )
+
+    async def aide(ctx: Context) -> None:
+        wanted: Command | None = ctx.arguments
+        if wanted is not None:
+            ctx.reply_template("help_command", command=describe(wanted, prefix, ctx.translator))
             return
+        known = registry()
         organiser = await ctx.is_organiser()
         allowed = [
             describe(command, prefix, ctx.translator)
@@ -69,6 +78,7 @@ def commands(registry: Callable[[], Registry], prefix: str) -> list[Command]:
             name="aide",
             aliases=("help",),
             handler=aide,
+            arguments=read_command,
             summary=N_("the commands you can use here, with examples"),
             usage=N_("[command]"),
             examples=(N_("help"), N_("help poll")),

@@ -105,6 +105,18 @@ MALFORMED = [
         "!réglages [réglage valeur]",
         id="réglages-bad-value",
     ),
+    pytest.param(
+        "!aide sondag",
+        "Il n'y a pas de commande !sondag. Vouliez-vous dire !sondage ?",
+        "!aide [commande]",
+        id="aide",
+    ),
+    pytest.param(
+        "!help zzzz",
+        "Il n'y a pas de commande !zzzz. Tapez !aide pour la liste.",
+        "!aide [commande]",
+        id="aide-nothing-close",
+    ),
 ]
 
 
