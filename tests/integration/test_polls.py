@@ -1,5 +1,6 @@
 """Polls against a real Synapse: native votes, number-emoji reactions, closing on time or by
-`!clore`, a person's own client poll, votes cast while the bot was down, and bad input."""
+`!clore`, a person's own client poll, votes cast while the bot was down, and bad input
+(a malformed `!clore` answered with its usage)."""
 
 from __future__ import annotations
 
@@ -211,6 +212,23 @@ async def test_polls_bad_input_is_refused_and_nothing_stored(bot_room):
         bot, f"select count(*) from outbox_message where event_type = '{POLL_START}'"
     ) == [(0,)]
     assert stored(bot, "select count(*) from scheduled_task where kind = 'poll_close'") == [(0,)]
+
+
+async def test_polls_clore_with_a_malformed_id_is_answered_with_its_usage(bot_room):
+    bot, organiser, room_id = bot_room
+    asked = await organiser.send_text(room_id, "!clore le-sondage")
+    reply = await organiser.wait_for(room_id, notice(bot.user_id, ""), after=asked)
+    body = reply["content"]["body"]
+    assert body == (
+        "Donnez l’identifiant du sondage, par exemple : !clore S2.\n"
+        "Utilisation : !clore <identifiant du sondage>"
+    ), body
+    # an ID that reads well but names no poll is refused without the usage
+    asked = await organiser.send_text(room_id, "!clore S42")
+    reply = await organiser.wait_for(room_id, notice(bot.user_id, ""), after=asked)
+    body = reply["content"]["body"]
+    assert "pas de sondage S42" in body and "Utilisation" not in body, body
+    assert stored(bot, "select count(*) from poll") == [(0,)]
 
 
 async def test_polls_clore_ends_a_client_poll_in_apps_only_when_the_bot_may_redact(
