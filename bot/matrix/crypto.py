@@ -108,7 +108,11 @@ async def start_over(gateway: MatrixGateway, data_dir: Path, *, password: str) -
         store_path=files.store_path,
         pickle_key=files.pickle_key,
     )
-    await fresh.login(data_dir, password=password, access_token="")
+    try:
+        await fresh.login(data_dir, password=password, access_token="")
+    except BaseException:
+        await fresh.close()
+        raise
     return fresh
 
 

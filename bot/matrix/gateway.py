@@ -168,11 +168,22 @@ class MatrixGateway:
         new login on the same device (returned, to be stored)."""
         whoami = await self._whoami("the stored session")
         if isinstance(whoami, nio.WhoamiError):
+            if _error_code(whoami) != "M_UNKNOWN_TOKEN":  # a proxy's 502, a server in trouble
+                raise FatalGatewayError(
+                    f"the homeserver {self.client.homeserver} could not check the stored "
+                    f"session ({whoami}): check that it is up, then start the bot again"
+                )
             if whoami.soft_logout and self._password:
                 return await self._log_in(self._password)
+            if whoami.soft_logout:
+                raise FatalGatewayError(
+                    f"the homeserver ended the session of device {stored.device_id} (soft "
+                    "logout): start the bot with CONCERTO_MATRIX_PASSWORD set to log in again "
+                    "on the same device"
+                )
             raise FatalGatewayError(
-                f"the homeserver rejected the stored access token ({whoami.status_code}"
-                f"{', soft logout' if whoami.soft_logout else ''}): {SIGNED_OUT_HINT}"
+                f"the homeserver rejected the stored access token ({whoami.status_code}): "
+                f"{SIGNED_OUT_HINT}"
             )
         if whoami.device_id and whoami.device_id != stored.device_id:
             raise FatalGatewayError(

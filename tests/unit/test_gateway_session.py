@@ -238,3 +238,21 @@ async def test_refused_login_after_a_soft_logout_stops(gateway, server, tmp_path
     server.login_answers.append(nio.LoginError("Invalid password", "M_FORBIDDEN"))
     with pytest.raises(FatalGatewayError, match="refused the password"):
         await sync(gateway)
+
+
+async def test_soft_logged_out_stored_token_without_a_password_asks_for_it(
+    gateway, server, tmp_path
+):
+    stored(tmp_path)
+    server.whoami_answers.append(nio.WhoamiError("expired", "M_UNKNOWN_TOKEN", soft_logout=True))
+    with pytest.raises(FatalGatewayError, match="CONCERTO_MATRIX_PASSWORD set to log in again"):
+        await start(gateway, tmp_path)
+
+
+async def test_a_homeserver_in_trouble_is_not_a_rejected_token(gateway, server, tmp_path):
+    stored(tmp_path)
+    server.whoami_answers.append(nio.WhoamiError("unknown error"))
+    with pytest.raises(FatalGatewayError, match="could not check the stored session"):
+        await start(gateway, tmp_path, password="pw")
+    assert load_credentials(tmp_path) is not None
+    assert server.logins == []
