@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.runtime.router import fold
 from bot.text.dates import parse_when
 from bot.text.errors import UserError
-from bot.text.fields import MSG_UNKNOWN_KEY, FieldError, key_names, split_fields
+from bot.text.fields import MSG_UNKNOWN_KEY, FieldError, split_fields
 from bot.text.i18n import N_, Message
 from handlers.polls.events import MAX_ANSWER_LENGTH, MAX_ANSWERS, MIN_ANSWERS
 
@@ -22,6 +22,10 @@ MAX_QUESTION_LENGTH = 500
 POLL_OPTIONS = frozenset({"end", "choices"})
 EXAMPLE = "!sondage Quel jour pour l'atelier ? ; mardi ; jeudi ; fin: vendredi 18h"
 ID_PATTERN = re.compile(r"^[sS]?(\d{1,9})$")
+MSG_UNKNOWN_KEY_OR_ANSWER = N_(
+    "Unknown field “{key}”. Valid fields here: {keys}. "
+    "If it is an answer, write it without the colon, e.g. “{example}”."
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,23 @@ class PollRequest:
     closes_at: datetime | None
 
 
+def read_fields(text: str, allowed: frozenset[str]) -> tuple[list[str], dict[str, str]]:
+    """Split poll arguments; a later ``key: value`` field whose key is not one of ``allowed``
+    is refused (``fni: demain`` must not become an answer), saying how to keep it as one."""
+    try:
+        return split_fields(text, allowed)
+    except FieldError as error:
+        if error.message.msgid != MSG_UNKNOWN_KEY:
+            raise
+        key = str(error.message.params["key"])
+        later = [f.strip() for f in re.split(r"[;\n]", text)][1:]
+        field = next((f for f in later if f.startswith(key)), key)
+        without_colon = " ".join(field.replace(":", " ", 1).split())
+        raise FieldError(
+            Message(MSG_UNKNOWN_KEY_OR_ANSWER, {**error.message.params, "example": without_colon})
+        ) from None
+
+
 def _same_answer_key(text: str) -> str:
     """Case-, accent- and space-insensitive form: duplicate answers are compared so."""
     return " ".join(fold(text).split())
@@ -41,14 +62,7 @@ def _same_answer_key(text: str) -> str:
 
 def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> PollRequest:
     """Read `!sondage` arguments; raise UserError (or DateError) with a precise reason."""
-    positional, options = split_fields(text)
-    unexpected = set(options) - POLL_OPTIONS
-    if unexpected:  # e.g. "lieu: …": a known field, but not one of a poll's
-        raise FieldError(
-            Message(
-                MSG_UNKNOWN_KEY, {"key": sorted(unexpected)[0], "keys": key_names(POLL_OPTIONS)}
-            )
-        )
+    positional, options = read_fields(text, POLL_OPTIONS)
     if not positional:
         raise UserError(
             N_("Give a question and at least two options separated by “;”, e.g. {example}"),

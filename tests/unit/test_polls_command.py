@@ -43,9 +43,25 @@ def test_polls_parse_defaults_without_end_or_choices():
     assert request.closes_at is None
 
 
-def test_polls_parse_keeps_answers_that_look_like_fields():
-    request = parse("Quelle heure ? ; 10:30 ; Salle: B ; 14h")
-    assert request.answers == ("10:30", "Salle: B", "14h")
+def test_polls_parse_keeps_times_and_links_as_answers():
+    request = parse("Quelle heure ? ; 10:30 ; https://example.org/a ; 14h")
+    assert request.answers == ("10:30", "https://example.org/a", "14h")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "example"),
+    [
+        ("Q ; a ; b ; fni: demain", "fni", "fni demain"),  # a typo of fin: is not an answer
+        ("Quelle salle ? ; Salle:  B ; C", "Salle", "Salle B"),
+        ("Q ; a ; b\ntype: notes", "type", "type notes"),
+    ],
+)
+def test_polls_parse_refuses_unknown_keys_with_the_known_ones(text, key, example):
+    with pytest.raises(FieldError) as refused:
+        parse(text)
+    message = refused.value.message
+    assert "Unknown field" in message.msgid and "without the colon" in message.msgid
+    assert message.params == {"key": key, "keys": "fin (end), choix (choices)", "example": example}
 
 
 @pytest.mark.parametrize(
