@@ -1,4 +1,5 @@
-"""Reading `!sondage` arguments and poll IDs (`S2`), with a precise refusal for each mistake.
+"""Reading `!sondage` and `!décision` arguments and poll IDs (`S2`), with a precise refusal
+for each mistake.
 
 Kept apart from the handlers so the rules (how many answers, which fields, what counts as the
 same answer twice) can be read and tested on their own.
@@ -122,6 +123,44 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
     if "end" in options:
         closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
     return PollRequest(question, tuple(answers), max_selections, closes_at)
+
+
+DECISION_OPTIONS = frozenset({"end"})
+DECISION_EXAMPLE = "!décision On adopte la charte du collectif ; fin: vendredi 18h"
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """A valid `!décision` command: the text to consent to, and when the vote ends."""
+
+    text: str
+    closes_at: datetime | None
+
+
+def parse_decision_request(
+    text: str, *, now: datetime, tz: ZoneInfo, language: str
+) -> DecisionRequest:
+    """Read `!décision` arguments: one text, then options; raise UserError with the reason."""
+    positional, options = read_fields(text, DECISION_OPTIONS)
+    if not positional:
+        raise UserError(N_("Write the decision to take, e.g. {example}"), example=DECISION_EXAMPLE)
+    if len(positional) > 1:
+        raise UserError(
+            N_(
+                "A decision is one text, then its options: “{extra}” is neither. "
+                "Write the text without “;”, e.g. {example}"
+            ),
+            extra=positional[1],
+            example=DECISION_EXAMPLE,
+        )
+    if len(positional[0]) > MAX_QUESTION_LENGTH:
+        raise UserError(
+            N_("The decision is too long: at most {max} characters."), max=MAX_QUESTION_LENGTH
+        )
+    closes_at = None
+    if "end" in options:
+        closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
+    return DecisionRequest(positional[0], closes_at)
 
 
 def parse_poll_id(text: str) -> int:

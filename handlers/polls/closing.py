@@ -15,13 +15,15 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.runtime.config import BotConfig
+from bot.runtime.kit import MemberNames
 from bot.runtime.messages import MessageRenderer, notice_content
 from bot.runtime.outbox import Outbox
 from bot.runtime.room_settings import resolve
 from bot.runtime.timers import TaskRun, Timers
 from bot.text.i18n import N_
+from handlers.polls.consent import ANSWERS, ConsentResult
 from handlers.polls.events import UNSTABLE_END, build_poll_end, vote_emoji
-from handlers.polls.results import poll_tally
+from handlers.polls.results import decision_result, poll_tally
 from handlers.polls.tally import TallyResult
 from storage.models import ScheduledTask
 from storage.poll_models import Poll
@@ -66,13 +68,25 @@ def _rows(poll: Poll, result: TallyResult) -> list[dict[str, Any]]:
     ]
 
 
+def _decision_snapshot(result: ConsentResult) -> dict[str, Any]:
+    """What is stored when a decision closes: counts and the outcome, no names."""
+    return {
+        "counts": dict(result.counts),
+        "voters": result.voters,
+        "outcome": result.outcome,
+        "objections": len(result.objections),
+        "winners": [],
+    }
+
+
 @dataclass
 class Closer:
-    """Closes polls from a command, a timer or a person's poll end event."""
+    """Closes polls and decisions from a command, a timer or a person's poll end event."""
 
     outbox: Outbox
     renderer: MessageRenderer
     timers: Timers
+    names: MemberNames
 
     def close(
         self,
@@ -86,14 +100,25 @@ class Closer:
         reply_to: str | None = None,
         late: bool = False,
         cancel_timer: bool = True,
-    ) -> TallyResult:
+    ) -> None:
         """Store the result at ``end``, tell clients the poll ended (if asked), post results."""
+        if cancel_timer:
+            self.timers.cancel(session, close_task_key(poll))
+        if poll.kind == "consent":
+            self._close_decision(
+                session,
+                poll,
+                end=end,
+                closed_by=closed_by,
+                language=language,
+                late=late,
+                reply_to=reply_to,
+            )
+            return
         result = poll_tally(session, poll, end)
         PollRepository(session).mark_closed(
             poll, closed_at=end, closed_by=closed_by, result=_result_snapshot(poll, result)
         )
-        if cancel_timer:
-            self.timers.cancel(session, close_task_key(poll))
         texts = dict(poll.answers)
         winners = [texts[answer_id] for answer_id in result.winners]
         if send_end_event and poll.start_event_id:
@@ -132,7 +157,54 @@ class Closer:
             room_id=poll.room_id,
             content=notice_content(rendered, reply_to=reply_to),
         )
-        return result
+
+    def _close_decision(
+        self,
+        session: Session,
+        poll: Poll,
+        *,
+        end: datetime,
+        closed_by: str | None,
+        language: str,
+        late: bool,
+        reply_to: str | None,
+    ) -> None:
+        """Apply the consent rule and post the result, objections listed with their reasons."""
+        result = decision_result(session, poll, end)
+        PollRepository(session).mark_closed(
+            poll, closed_at=end, closed_by=closed_by, result=_decision_snapshot(result)
+        )
+        rendered = self.renderer.render(
+            "polls_decision_results",
+            language,
+            poll_id=poll.short_id,
+            text=poll.question,
+            rows=[
+                {
+                    "emoji": emoji,
+                    "text": self.renderer.text(language, label).body,
+                    "count": result.counts.get(answer_id, 0),
+                }
+                for answer_id, emoji, label in ANSWERS
+            ],
+            voters=result.voters,
+            outcome=result.outcome,
+            objections=[
+                {
+                    "name": self.names.display_name(poll.room_id, objection.voter),
+                    "reason": objection.reason,
+                }
+                for objection in result.objections
+            ],
+            late=late,
+        )
+        self.outbox.enqueue(
+            session,
+            key=f"pollresults:{poll.short_id}",
+            room_id=poll.room_id,
+            # in reply to the decision's message, where the votes and reasons are
+            content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
+        )
 
 
 @dataclass
