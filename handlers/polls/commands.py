@@ -79,7 +79,10 @@ class PollCommands:
         """Start a poll: store it, send the poll event and the notice, set its closing timer."""
         request: PollRequest = ctx.arguments
         content, ids = build_poll_start(
-            request.question, list(request.answers), request.max_selections
+            request.question,
+            list(request.answers),
+            request.max_selections,
+            disclosed=not request.hide_results,
         )
         repository = PollRepository(ctx.session)
         poll = repository.add(
@@ -88,6 +91,7 @@ class PollCommands:
             question=request.question,
             answers=list(zip(ids, request.answers, strict=True)),
             max_selections=request.max_selections,
+            settings=request.settings(),
             created_at=ctx.clock.now(),
             closes_at=request.closes_at,
             command_event_id=ctx.event_id,
@@ -106,6 +110,7 @@ class PollCommands:
             question=request.text,
             answers=[(answer_id, ctx.t(label)) for answer_id, _, label in ANSWERS],
             max_selections=1,
+            settings=request.settings(),
             created_at=ctx.clock.now(),
             closes_at=request.closes_at,
             command_event_id=ctx.event_id,
@@ -123,6 +128,7 @@ class PollCommands:
             text=poll.question,
             answers=[{"emoji": EMOJI[answer_id], "text": text} for answer_id, text in poll.answers],
             closes=closes,
+            quorum=(poll.settings or {}).get("quorum"),
         )
         ctx.send(
             f"{SENT_PREFIX}{poll.short_id}:notice",
@@ -135,7 +141,7 @@ class PollCommands:
         if poll.status != "open":
             _refuse_finished(ctx, poll)
         end = ctx.origin_ts if ctx.origin_ts <= ctx.clock.now() else ctx.clock.now()
-        self.closer.close(
+        await self.closer.close(
             ctx.session,
             poll,
             end=end,
@@ -180,6 +186,8 @@ def send_notice(ctx: Context, poll: Poll, reply_to: str) -> None:
         max_selections=poll.max_selections,
         closes=closes,
         origin=poll.origin,
+        quorum=(poll.settings or {}).get("quorum"),
+        hidden=(poll.settings or {}).get("results") == "end",
     )
     ctx.send(
         f"{SENT_PREFIX}{poll.short_id}:notice",
@@ -277,7 +285,13 @@ def read_decision_request(ctx: Context) -> DecisionRequest:
 
 def feature(services: Services) -> Feature:
     """The poll commands, the hooks that read votes, the closing timer and the sent hook."""
-    closer = Closer(services.outbox, services.renderer, services.timers, services.gateway)
+    closer = Closer(
+        services.outbox,
+        services.renderer,
+        services.timers,
+        services.gateway,
+        services.config.matrix.user_id,
+    )
     commands = PollCommands(closer, services.gateway)
     intake = PollIntake(closer, announce=send_notice)
     timer = ClosingTimer(closer, services.config.bot)
@@ -290,7 +304,10 @@ def feature(services: Services) -> Feature:
                 handler=commands.sondage,
                 arguments=read_poll_request,
                 summary=N_("start a poll (2 to 20 options) that every client can answer"),
-                usage=N_("<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N]"),
+                usage=N_(
+                    "<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N] "
+                    "[; quorum: N%] [; results: at the end]"
+                ),
                 examples=(
                     N_("poll Which day for the workshop? ; Tuesday ; Thursday ; end: friday 6pm"),
                     N_("poll Which topics? ; digital ; mobility ; housing ; choices: 2"),
@@ -298,7 +315,9 @@ def feature(services: Services) -> Feature:
                 permission=Permission.EVERYONE,
                 details=N_(
                     "Vote in the poll, or react to it with 1️⃣ 2️⃣ 3️⃣… "
-                    "The poll closes at “end” or with !close; results are then posted here."
+                    "The poll closes at “end” or with !close; results are then posted here. "
+                    "“quorum: 50%”: the results say whether half the room's members answered; "
+                    "“results: at the end”: apps show the counts only at the close."
                 ),
             ),
             Command(
@@ -307,14 +326,15 @@ def feature(services: Services) -> Feature:
                 handler=commands.decision,
                 arguments=read_decision_request,
                 summary=N_("propose a decision by consent: adopted unless an objection stands"),
-                usage=N_("<text> [; end: <when>]"),
+                usage=N_("<text> [; end: <when>] [; quorum: N%]"),
                 examples=(N_("decision We adopt the group's charter ; end: friday 6pm"),),
                 permission=Permission.EVERYONE,
                 details=N_(
                     "React to the decision's message with ✅ agree, 🤷 abstain, 👎 disagree or "
                     "✋ objection, and reply to it with the reason of an objection. It closes at "
                     "“end” or with !close; the result then states the rule and lists the "
-                    "objections with their reasons."
+                    "objections with their reasons. With “quorum: 50%”, nothing is adopted "
+                    "unless half the room's members answered."
                 ),
             ),
             Command(

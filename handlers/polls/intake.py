@@ -99,7 +99,7 @@ class PollIntake:
             return
         if marker.sender != poll.author and not await ctx.is_organiser(marker.sender):
             return  # MSC3381: only the creator (or a moderator) can end a poll
-        self.closer.close(
+        await self.closer.close(
             ctx.session,
             poll,
             end=from_millis(marker.ts),

@@ -191,6 +191,7 @@ async def test_decisions_votes_changes_reasons_and_result_at_the_close(bot: Harn
         "outcome": "blocked",
         "objections": 2,
         "winners": [],
+        "quorum": None,
     }
 
 

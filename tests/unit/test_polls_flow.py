@@ -138,7 +138,8 @@ async def test_polls_bad_input_stores_nothing(bot: Harness):
     assert "au moins 2 choix" in answer  # what to fix, and nothing stored
     [typo] = await bot.say(AUTHOR, "!sondage Pizza ? ; oui ; non ; fni: demain")
     assert typo.startswith(
-        "Champ inconnu : « fni ». Champs possibles ici : fin (end), choix (choices). "
+        "Champ inconnu : « fni ». Champs possibles ici : fin (end), choix (choices), quorum, "
+        "résultats (results). "
         "Si c’est un choix, écrivez-le sans les deux-points, par exemple « fni demain »."
     ), typo
     assert "Utilisation : !sondage" in typo
