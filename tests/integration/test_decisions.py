@@ -1,13 +1,14 @@
 """Decisions by consent against a real Synapse: three people vote by reaction on the bot's
 message, one changes their vote, an objection is asked for and given its reason by reply,
-and the decision closes at `fin:` with the rule and the objection in the result."""
+and the decision closes at `fin:` with the rule and the objection in the result; a quorum
+counted from the room's members; a poll whose results are shown at the close."""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Any
 
-from matrix_people import reaction_to, text
+from matrix_people import of_type, reaction_to, text
 
 
 def notice(bot_id: str, contains: str):
@@ -96,3 +97,34 @@ async def test_decisions_bad_input_is_refused_and_nothing_stored(bot_room):
         assert expected in reply["content"]["body"], (command, reply["content"]["body"])
         assert "Utilisation : !décision" in reply["content"]["body"]
     assert stored(bot, "select count(*) from poll") == [(0,)]
+
+
+async def test_decisions_quorum_counts_the_room_members_and_hidden_poll_results(
+    bot_room, make_person
+):
+    bot, organiser, room_id = bot_room
+    alice = await member(make_person, organiser, room_id, "alice")
+    await member(make_person, organiser, room_id, "bob")  # a member who does not answer
+    # 3 people besides the bot: 67% needs 3 answers (2.01 rounded up)
+    asked = await organiser.send_text(room_id, "!décision Pique-nique samedi ; quorum: 67%")
+    proposed = await organiser.wait_for(room_id, notice(bot.user_id, "Décision S1"), after=asked)
+    assert "Quorum : 67 % des membres du salon doivent répondre" in proposed["content"]["body"]
+    message = proposed["event_id"]
+    await alice.react(room_id, message, "✅")
+    await organiser.react(room_id, message, "✅")
+    closing = await organiser.send_text(room_id, "!clore S1")
+    result = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résultat de la décision S1"), after=closing
+    )
+    body = result["content"]["body"]
+    assert "Quorum non atteint : 2 réponses, 3 requises (67 % des 3 membres du salon)." in body, (
+        body
+    )
+    assert "Non adoptée : le quorum n’est pas atteint." in body, body
+
+    asked = await organiser.send_text(room_id, "!sondage Pizza ? ; oui ; non ; résultats: à la fin")
+    start = await organiser.wait_for(
+        room_id, of_type("org.matrix.msc3381.poll.start", sender=bot.user_id), after=asked
+    )
+    kind = start["content"]["org.matrix.msc3381.poll.start"]["kind"]
+    assert kind == "org.matrix.msc3381.poll.undisclosed"
