@@ -111,3 +111,12 @@ class AgendaRepository:
 
     def going(self, item_id: int) -> list[str]:
         return sorted(user for user, answer in self.answers(item_id).items() if answer == "going")
+
+    def list_all(self, room_id: str) -> list[AgendaItem]:
+        """Every item of a room, cancelled ones too, by date (the calendar feed)."""
+        statement = (
+            select(AgendaItem)
+            .where(AgendaItem.room_id == room_id)
+            .order_by(col(AgendaItem.starts_at), col(AgendaItem.id))
+        )
+        return list(self.session.exec(statement))

@@ -24,6 +24,7 @@ class RoomView:
     event_reminders: str
     deadline_reminders: str
     tag_synonyms: dict[str, str] = field(default_factory=dict)
+    web_pages: bool = False  # an encrypted room's web pages: off until organisers turn them on
 
     @property
     def tz(self) -> ZoneInfo:
@@ -47,4 +48,5 @@ def resolve(room_id: str, stored: RoomSettings | None, defaults: BotConfig) -> R
         event_reminders=str(pick(stored.event_reminders, DEFAULT_EVENT_REMINDERS)),
         deadline_reminders=str(pick(stored.deadline_reminders, DEFAULT_DEADLINE_REMINDERS)),
         tag_synonyms=dict(stored.tag_synonyms or {}),
+        web_pages=bool(stored.web_pages),
     )
