@@ -30,6 +30,7 @@ from bot.runtime.clock import Clock
 from bot.runtime.config import WebConfig
 from bot.runtime.health import Health
 from bot.runtime.kit import FeatureGateway, Page, PageProvider, PageRequest
+from bot.runtime.room_settings import pages_allowed
 from bot.runtime.web_limits import AddressLimiter, client_address
 from storage.db import Database
 from storage.rooms import RoomSettingsRepository
@@ -197,11 +198,12 @@ class WebService:
         return conditional(request, page)
 
     def _may_show(self, session: Session, room_id: str) -> bool:
-        """An encrypted room's pages leave end-to-end encryption: only once organisers agreed."""
-        if not self.gateway.is_encrypted(room_id):
-            return True
+        """As the room's organisers said; an encrypted room's pages leave end-to-end
+        encryption, so only once they agreed."""
         stored = RoomSettingsRepository(session).get(room_id)
-        return bool(stored and stored.web_pages)
+        return pages_allowed(
+            stored.web_pages if stored else None, encrypted=self.gateway.is_encrypted(room_id)
+        )
 
 
 def conditional(request: web.Request, page: Page) -> web.Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.runtime.config import WebConfig
 from bot.runtime.context import Context
 from bot.runtime.kit import FeatureGateway
+from bot.runtime.room_settings import pages_allowed
 from bot.text.errors import UserError
 from storage.web import WebLinkRepository
 
@@ -34,18 +35,27 @@ class WebLinks:
         return f"{self.config.public_url.rstrip('/')}/{self.kind}/{link.token}"
 
     def check(self, ctx: Context) -> None:
+        """Refuses, saying why, when the room's pages may not be served."""
         if not self.config.enabled:
             raise UserError(
                 "This bot has no web service: its administrator can turn it on "
                 "(the [web] section of its configuration)."
             )
-        if self.gateway.is_encrypted(ctx.room_id) and not ctx.room.web_pages:
+        encrypted = self.gateway.is_encrypted(ctx.room_id)
+        if pages_allowed(ctx.room.web_pages, encrypted=encrypted):
+            return
+        if not encrypted:
             raise UserError(
-                "This room is encrypted: its web pages would take what is said here out of "
-                "end-to-end encryption, so they are off. An organiser can turn them on, "
-                "knowing this, with {command}.",
+                "This room's organisers turned its web pages off; they can turn them on again "
+                "with {command}.",
                 command=WEB_PAGES_ON,
             )
+        raise UserError(
+            "This room is encrypted: its web pages would take what is said here out of "
+            "end-to-end encryption, so they are off. An organiser can turn them on, "
+            "knowing this, with {command}.",
+            command=WEB_PAGES_ON,
+        )
 
 
 def webcal(url: str) -> str:

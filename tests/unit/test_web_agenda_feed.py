@@ -9,17 +9,15 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from harness import ROOM, Harness
 from icalendar import Calendar
+from web_client import web_client, with_web
 
 from bot.runtime.config import Config, WebConfig
-from bot.runtime.health import Health, SyncState
-from bot.runtime.web import WebService
 
 ORGANISER = "@orga:test"
 ANA = "@ana:test"
-PUBLIC = "https://concerto.example.org"
 LINK = re.compile(r"(webcal|https)://concerto\.example\.org(/agenda/[A-Za-z0-9_-]{32}/agenda\.ics)")
 
 
@@ -30,20 +28,12 @@ def levels() -> dict[str, float]:
 
 @pytest.fixture
 def config(config: Config) -> Config:
-    return replace(config, web=WebConfig(listen="127.0.0.1:8080", public_url=PUBLIC))
+    return with_web(config)
 
 
 @pytest.fixture
 async def client(bot: Harness) -> AsyncIterator[TestClient]:
-    web = WebService(
-        bot.config.web,
-        database=bot.database,
-        clock=bot.clock,
-        gateway=bot.sender,
-        pages=bot.services.links.pages,
-        health=Health(bot.database, bot.clock, lambda: SyncState(None, 0)),
-    )
-    async with TestClient(TestServer(web.application())) as c:
+    async with web_client(bot) as c:
         yield c
 
 
@@ -123,3 +113,25 @@ async def test_without_a_web_service_the_answer_says_who_can_turn_it_on(bot, lan
     assert "no web service" in answer and "[web]" in answer
     [unknown] = await off.say(ANA, "!upcoming everything")
     assert "!agenda abonnement" in unknown
+
+
+async def test_pages_web_turns_a_rooms_pages_on_with_a_warning_and_off(bot, client):
+    path = await subscribe(bot)
+    [refused] = await bot.say(ANA, "!réglages pages-web off")
+    assert "organisateurs" in refused
+    [bad] = await bot.say(ORGANISER, "!réglages pages-web peut-être")
+    assert "pas peut-être" in bad and "Utilisation" in bad
+    [off] = await bot.say(ORGANISER, "!réglages pages-web off")
+    assert "fermées" in off
+    assert (await client.get(path)).status == 404
+    [again] = await bot.say(ANA, "!agenda abonnement")
+    assert "ont fermé ses pages web" in again
+    [view] = await bot.say(ANA, "!réglages")
+    assert "pages web (pages-web): non servies" in view
+
+    bot.sender.encrypted_rooms.add(ROOM)
+    [on] = await bot.say(ORGANISER, "!settings web-pages on")
+    assert "sort du chiffrement de bout en bout" in on
+    assert (await client.get(path)).status == 200
+    [view] = await bot.say(ANA, "!réglages")
+    assert "pages web (pages-web): servies" in view
