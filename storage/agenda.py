@@ -189,3 +189,12 @@ class AgendaRepository:
     def get_occurrence_message(self, event_id: str) -> OccurrenceMessage | None:
         statement = select(OccurrenceMessage).where(OccurrenceMessage.event_id == event_id)
         return self.session.exec(statement).first()
+
+    def list_all(self, room_id: str) -> list[AgendaItem]:
+        """Every item of a room, cancelled ones too, by date (the calendar feed)."""
+        statement = (
+            select(AgendaItem)
+            .where(AgendaItem.room_id == room_id)
+            .order_by(col(AgendaItem.starts_at), col(AgendaItem.id))
+        )
+        return list(self.session.exec(statement))

@@ -45,6 +45,9 @@ class RoomSettings(SQLModel, table=True):
     event_reminders: str | None = Field(default=None, max_length=100)
     deadline_reminders: str | None = Field(default=None, max_length=100)
     tag_synonyms: dict[str, str] | None = Field(default=None, sa_column=Column(JSONText()))
+    # the room's web pages on or off (`!réglages pages-web`); None: on unless the room is
+    # encrypted
+    web_pages: bool | None = Field(default=None)
     joined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 

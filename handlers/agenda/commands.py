@@ -40,6 +40,7 @@ from handlers.agenda.args import (
     parse_item_id,
     plan_reminders,
 )
+from handlers.agenda.feed import FEED_KIND, CalendarFeed, Subscription
 from handlers.agenda.reminders import Reminders
 from handlers.agenda.view import AgendaView, read_agenda_format
 from storage.agenda import DEADLINE, EVENT, AgendaRepository
@@ -328,6 +329,7 @@ def _read_draft(ctx: Context, kind: str, default_reminders: str) -> Draft:
 def feature(services: Services) -> Feature:
     """Commands, RSVP hooks, reminder timers and the announcement hook of the agenda."""
     agenda = Agenda(services, services.links.cancellers)
+    subscription = Subscription(services, services.gateway)
     commands = [
         Command(
             name="événement",
@@ -362,12 +364,19 @@ def feature(services: Services) -> Feature:
         Command(
             name="agenda",
             aliases=("upcoming",),
-            handler=AgendaView(services.gateway).agenda,
+            handler=AgendaView(
+                services.gateway, subscription.subscribe, subscription.new_link
+            ).agenda,
             arguments=read_agenda_format,
             summary=N_("upcoming events and deadlines of this room, with their IDs and answers"),
-            usage=N_("[ics]"),
-            examples=(N_("upcoming"), N_("upcoming ics")),
-            details=N_("With ics, the bot sends the agenda as a calendar file (.ics)."),
+            usage=N_("[ics | abonnement | nouveau-lien]"),
+            examples=(N_("upcoming"), N_("upcoming ics"), N_("upcoming subscribe")),
+            details=N_(
+                "With ics, the bot sends the agenda as a calendar file (.ics). With abonnement "
+                "(subscribe), it gives the links to subscribe to the room's agenda in a calendar "
+                "app, which then follows every change; nouveau-lien (new-link, organisers) "
+                "replaces them, and the old links stop working."
+            ),
         ),
         Command(
             name="annuler",
@@ -399,4 +408,5 @@ def feature(services: Services) -> Feature:
             (MOVED_PREFIX, agenda.on_occurrence_message_sent),
         ],
         after_timers=[agenda.arm_all_series],
+        pages={FEED_KIND: CalendarFeed(services.config.bot)},
     )

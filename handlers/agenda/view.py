@@ -1,4 +1,5 @@
-"""`!agenda [ics]`: what is coming in a room, as a list with RSVP counts or as a calendar file.
+"""`!agenda [ics]`: what is coming in a room, as a list with RSVP counts or as a calendar file
+(`!agenda abonnement` / `nouveau-lien` go to the calendar feed, handlers/agenda/feed.py).
 
 Kept apart from the announcing and cancelling commands (handlers/events.py): it only reads.
 The calendar has stable UIDs (`event-E7@concerto`) so a calendar app updates rather than
@@ -8,6 +9,7 @@ duplicates, and times in the room's timezone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from icalendar import Event as CalendarEvent
 
 from bot.runtime.context import Context
 from bot.runtime.kit import FeatureGateway
+from bot.runtime.router import fold
 from bot.text.dates import format_duration, format_when
 from bot.text.errors import UserError
 from bot.text.recurrence import describe_days
@@ -42,27 +45,53 @@ def item_fields(item: AgendaItem, *, tz: ZoneInfo, language: str) -> dict[str, A
     }
 
 
-def read_agenda_format(ctx: Context) -> bool:
-    """`!agenda` arguments: nothing for the list, `ics` for a calendar file (True)."""
-    argument = ctx.args.strip().casefold()
-    if argument not in ("", *CALENDAR_WORDS):
+LIST, FILE, SUBSCRIBE, NEW_LINK = "list", "file", "subscribe", "new-link"
+AGENDA_WORDS = {
+    "": LIST,
+    **dict.fromkeys(CALENDAR_WORDS, FILE),
+    **dict.fromkeys(("abonnement", "abonner", "subscribe", "subscription"), SUBSCRIBE),
+    **dict.fromkeys(("nouveau-lien", "new-link"), NEW_LINK),
+}
+
+
+def read_agenda_format(ctx: Context) -> str:
+    """`!agenda` arguments: nothing for the list, `ics` for a calendar file, `abonnement` for
+    the calendar feed's links, `nouveau-lien` to replace them."""
+    argument = fold(ctx.args.strip())
+    if argument not in AGENDA_WORDS:
         raise UserError(
-            "Unknown option “{text}”: write {plain} for the list or {ics} for a calendar file.",
+            "Unknown option “{text}”: write {plain} for the list, {ics} for a calendar file, "
+            "{subscribe} to subscribe to the agenda in a calendar app.",
             text=ctx.args.strip(),
             plain="!agenda",
             ics="!agenda ics",
+            subscribe="!agenda abonnement",
         )
-    return argument in CALENDAR_WORDS
+    return AGENDA_WORDS[argument]
 
 
 class AgendaView:
-    def __init__(self, gateway: FeatureGateway) -> None:
+    def __init__(
+        self,
+        gateway: FeatureGateway,
+        subscribe: Callable[[Context], Awaitable[None]],
+        new_link: Callable[[Context], Awaitable[None]],
+    ) -> None:
         self.gateway = gateway
+        self.subscribe = subscribe  # the calendar feed's links (handlers/agenda/feed.py)
+        self.new_link = new_link
 
     # --- agenda --------------------------------------------------------------------------
 
     async def agenda(self, ctx: Context) -> None:
-        as_calendar: bool = ctx.arguments
+        mode: str = ctx.arguments
+        if mode == SUBSCRIBE:
+            await self.subscribe(ctx)
+            return
+        if mode == NEW_LINK:
+            await self.new_link(ctx)
+            return
+        as_calendar = mode == FILE
         now = ctx.clock.now()
         repository = AgendaRepository(ctx.session)
         items = repository.list_upcoming(ctx.room_id, now)
@@ -163,6 +192,8 @@ def agenda_calendar(items: list[AgendaItem], *, tz: ZoneInfo, now: datetime) -> 
             entry.add("description", item.link)
         if item.kind == DEADLINE:
             entry.add("categories", ["DEADLINE"])
+        if item.status == "cancelled":
+            entry.add("status", "CANCELLED")
         calendar.add_component(entry)
     calendar.add_missing_timezones()
     return calendar.to_ical()

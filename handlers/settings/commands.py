@@ -97,6 +97,24 @@ def _set_synonym(ctx: Context, value: str) -> dict[str, object]:
     return {"tag_synonyms": synonyms}
 
 
+ON_WORDS = {"on", "oui", "yes", "activé", "active"}
+
+
+def _set_web_pages(ctx: Context, value: str) -> dict[str, object]:
+    folded = fold(value)
+    if folded in {fold(word) for word in ON_WORDS}:
+        return {"web_pages": True}
+    if folded in {fold(word) for word in OFF_WORDS}:
+        return {"web_pages": False}
+    raise UserError(
+        "Write {on} to serve this room's web pages (calendar feed, proposals, digests) or {off} "
+        "to stop, not {value}.",
+        on="on",
+        off="off",
+        value=value,
+    )
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # French, as typed
@@ -120,6 +138,7 @@ SETTINGS = [
     ),
     Setting("organisateurs", ("organisers", "organizers"), _set_organisers, "organisateurs 50"),
     Setting("synonyme", ("synonym",), _set_synonym, "synonyme #ess = #économiesociale"),
+    Setting("pages-web", ("web-pages",), _set_web_pages, "pages-web on"),
 ]  # fmt: skip
 
 
@@ -170,6 +189,7 @@ async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
             deadline_reminders=room.deadline_reminders,
             organisers=room.organiser_power_level,
             synonyms=sorted(room.tag_synonyms.items()),
+            web_pages=room.web_pages,
         )
         return
     if not await ctx.is_organiser():
@@ -185,6 +205,23 @@ async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
         listener(ctx, values)
     if "language" in values:
         ctx.use_language(str(values["language"]))  # confirm in the new language
+    if values.get("web_pages") is True:
+        ctx.reply(
+            "This room's web pages are on: its calendar feed, proposals page and digest "
+            "archive are served to anyone who has their links ({commands}). Careful: in an "
+            "encrypted room, what they show leaves end-to-end encryption (the bot's server "
+            "serves it in clear). Turn them off with {off}.",
+            commands="!agenda abonnement, !propositions lien, !résumé lien",
+            off="!réglages pages-web off",
+        )
+        return
+    if values.get("web_pages") is False:
+        ctx.reply(
+            "This room's web pages are off: their links answer nothing any more. Turn them on "
+            "again with {on}.",
+            on="!réglages pages-web on",
+        )
+        return
     ctx.reply("Setting {name} changed.", name=change.setting.name)
 
 
@@ -215,7 +252,8 @@ def commands(handler: Handler) -> list[Command]:
             details=N_(
                 "Settings: langue fr|en, fuseau <IANA timezone>, résumé <day> <time> | off, "
                 "salon-résumé <room>, rappels-événement <offsets>, rappels-échéance <offsets>, "
-                "organisateurs <power level>, synonyme #tag = #canonical."
+                "organisateurs <power level>, synonyme #tag = #canonical, pages-web on|off "
+                "(web pages of the room; an encrypted room's are off until turned on)."
             ),
         )
     ]

@@ -54,7 +54,7 @@ MALFORMED = [
     pytest.param(
         "!agenda demain",
         "Option inconnue : « demain ».",
-        "!agenda [ics]",
+        "!agenda [ics | abonnement | nouveau-lien]",
         id="agenda",
     ),
     pytest.param(
@@ -72,13 +72,13 @@ MALFORMED = [
     pytest.param(
         "!propositions #ess page zéro",
         "Indiquez un numéro de page, par exemple !propositions page 2.",
-        "!propositions [#tag …] [page N]",
+        "!propositions [#tag …] [page N] | lien",
         id="propositions",
     ),
     pytest.param(
         "!propositions #ess ???",
         "« ??? » n’est pas un tag",
-        "!propositions [#tag …] [page N]",
+        "!propositions [#tag …] [page N] | lien",
         id="propositions-not-a-tag",
     ),
     pytest.param(
