@@ -89,12 +89,14 @@ async def until_status(
     while time.monotonic() < deadline:
         try:
             async with session.get(url) as response:
-                last = (response.status, await response.json())
                 if response.status == status:
-                    return last[1]
+                    body: dict = await response.json()
+                    return body
+                last = (response.status, await response.text())
         except aiohttp.ClientConnectionError as error:
             last = error
-        await asyncio.sleep(0.5)
+        # Once a second: the service's per-address limit (60 a minute) holds for probes too.
+        await asyncio.sleep(1)
     raise AssertionError(f"{url} never answered {status}; last: {last}")
 
 
