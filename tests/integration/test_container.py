@@ -6,6 +6,9 @@ with every capability dropped and the data dir mounted on ``/data``, and the shi
 config.example.toml in it. Only the health check's interval is shortened, so "healthy" comes in
 seconds rather than after the image's 30 s.
 
+What a deployer's first `docker run` may meet is proven here too: an unreachable homeserver and
+a data dir of another user each stop the container with one line and exit code 2.
+
 Skipped, with the reason, only where no container engine can run.
 """
 
@@ -25,7 +28,7 @@ import pytest
 from matrix_people import MakePerson, MakeUser, Person, joined, reply_to
 from synapse_admin import devices
 
-from bot.tools.local_homeserver import LocalHomeserver, RegisteredUser
+from bot.tools.local_homeserver import LocalHomeserver, RegisteredUser, free_port
 from bot.tools.shipped_config import EXAMPLE, departures, env_name, environment
 
 pytestmark = pytest.mark.container
@@ -74,16 +77,30 @@ class Container:
         self.name = name
         self.data = data
 
-    def run(self, env: dict[str, str]) -> None:
+    def options(self, env: dict[str, str]) -> list[str]:
         user = [] if os.geteuid() == 0 else ["--user", f"{os.geteuid()}:{os.getegid()}"]
         variables = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-        docker(
-            "run", "-d", "--name", self.name,
+        return [
+            "--name", self.name,
             "--network", "host", "--read-only", "--cap-drop", "ALL",
             "-v", f"{self.data}:/data",
-            "--health-interval", "1s",
-            *user, *variables, self.image,
-        )  # fmt: skip
+            *user, *variables,
+        ]  # fmt: skip
+
+    def run(self, env: dict[str, str]) -> None:
+        """Starts it in the background, its health checked every second."""
+        docker("run", "-d", "--health-interval", "1s", *self.options(env), self.image)
+
+    def run_to_the_end(self, env: dict[str, str]) -> tuple[int, str]:
+        """Runs it in the foreground until it stops: (exit code, what it printed)."""
+        done = subprocess.run(
+            ["docker", "run", *self.options(env), self.image],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return done.returncode, done.stdout + done.stderr
 
     def remove(self) -> None:
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True, check=False)
@@ -147,6 +164,15 @@ def deployment_env(homeserver: LocalHomeserver, account: RegisteredUser, data: P
     return env
 
 
+def one_error_line(output: str) -> str:
+    """The one error line a stopped bot printed, with no traceback."""
+    assert "Traceback" not in output
+    assert "Unclosed client session" not in output
+    errors = [line for line in output.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, output[-3000:]
+    return errors[0]
+
+
 async def answers_help(organiser: Person, room_id: str, bot_id: str) -> None:
     asked = await organiser.send_text(room_id, "!aide")
     await organiser.wait_for(room_id, reply_to(bot_id, asked), timeout=60)
@@ -195,3 +221,39 @@ async def test_image_runs_as_deployed_and_restarts_on_its_stored_session(
     assert code == 0, container.logs()[-3000:]
     assert took < 10, f"stopped in {took:.1f} s"
     assert "Traceback" not in container.logs()
+
+
+async def test_first_start_against_an_unreachable_homeserver_is_one_line(
+    deployment, homeserver, make_user
+):
+    container, data = deployment
+    account = await make_user("concerto")
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = {
+        **deployment_env(homeserver, account, data),
+        env_name("matrix", "homeserver"): nowhere,
+        env_name("matrix", "password"): account.password,
+    }
+    code, output = container.run_to_the_end(env)
+    assert code == 2, output[-3000:]
+    line = one_error_line(output)
+    assert f"cannot reach the homeserver {nowhere}" in line
+    assert account.password not in output
+
+
+async def test_data_dir_of_another_user_names_the_uid(deployment, homeserver, make_user):
+    if os.geteuid() != 0:
+        pytest.skip("giving the data dir to root needs root")
+    container, data = deployment
+    os.chown(data, 0, 0)
+    data.chmod(0o755)
+    account = await make_user("concerto")
+    env = {
+        **deployment_env(homeserver, account, data),
+        env_name("matrix", "password"): account.password,
+    }
+    code, output = container.run_to_the_end(env)
+    assert code == 2, output[-3000:]
+    line = one_error_line(output)
+    assert "the data dir /data is not writable" in line
+    assert f"make it owned by uid {IMAGE_UID}" in line
