@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import time
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -257,3 +258,15 @@ async def test_data_dir_of_another_user_names_the_uid(deployment, homeserver, ma
     line = one_error_line(output)
     assert "the data dir /data is not writable" in line
     assert f"make it owned by uid {IMAGE_UID}" in line
+
+
+def test_image_declares_its_version_user_and_health_check(image):
+    config = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", image))
+    project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text(encoding="utf-8"))
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.title"] == "Concerto"
+    assert labels["org.opencontainers.image.version"] == project["project"]["version"]
+    assert labels["org.opencontainers.image.licenses"] == project["project"]["license"]
+    assert config["User"] == "concerto"
+    assert config["Healthcheck"]["Test"] == ["CMD", "concerto", "health", "--max-age", "120"]
+    assert config["Entrypoint"] == ["concerto"]
