@@ -68,6 +68,14 @@ class TaskRepository:
         )
         return self.session.exec(statement).first()
 
+    def list_pending_with_prefix(self, key_prefix: str) -> list[ScheduledTask]:
+        """Pending tasks whose key starts with this prefix (found through the status index:
+        pending tasks are few, done ones pile up over a year)."""
+        statement = select(ScheduledTask).where(
+            ScheduledTask.status == "pending", col(ScheduledTask.key).startswith(key_prefix)
+        )
+        return list(self.session.exec(statement.order_by(col(ScheduledTask.due_at))))
+
     def list_for_room(self, room_id: str, *, kind: str | None = None) -> list[ScheduledTask]:
         statement = select(ScheduledTask).where(ScheduledTask.room_id == room_id)
         if kind:

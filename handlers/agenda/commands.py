@@ -171,8 +171,9 @@ class Agenda:
         missed one was just reported) is armed for its next reminder from now."""
         with self.services.database.session() as session:
             now = self.services.clock.now()
+            armed = series.armed_series(session)
             for item in AgendaRepository(session).list_recurring():
-                if not series.is_armed(session, item):
+                if series.key_prefix(item) not in armed:
                     series.arm(session, self.services.timers, item, after=(now, now))
 
     def _announcement_data(

@@ -12,6 +12,7 @@ already used (fired, missed) is never planned twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,8 +36,8 @@ from storage.tasks import TaskRepository
 __all__ = [
     "Occurrence",
     "arm",
+    "armed_series",
     "find_occurrence",
-    "is_armed",
     "next_occurrence",
     "next_reminder",
     "rule_of",
@@ -72,10 +73,10 @@ def next_reminder(
     exceptions: list[OccurrenceException],
     *,
     after: tuple[datetime, datetime],
-    used: set[str],
+    used: Callable[[str], bool],
 ) -> NextReminder | None:
     """The soonest reminder after ``after`` (its due time, then its occurrence's start) whose
-    key is not in ``used``."""
+    key is not ``used`` yet."""
     offsets = read_offsets(item.reminders) if item.reminders else []
     if not offsets:
         return None
@@ -90,7 +91,7 @@ def next_reminder(
             )
             if (candidate.due_at, occurrence.starts_at) <= after:
                 continue
-            if candidate.key(item) in used:
+            if used(candidate.key(item)):
                 continue
             if best is None or (candidate.due_at, occurrence.starts_at) < (
                 best.due_at,
@@ -112,19 +113,20 @@ def arm(
     key of the reminder being sent (still pending until its transaction ends)."""
     assert item.id is not None
     prefix = key_prefix(item)
-    tasks = [
-        task
-        for task in TaskRepository(session).list_for_room(item.room_id, kind=EVENT_REMINDER)
-        if task.key.startswith(prefix) and task.key != firing
-    ]
-    used = {task.key for task in tasks if task.status != "pending"}
-    if firing is not None:
-        used.add(firing)
+    tasks = TaskRepository(session)
+    pending = [task for task in tasks.list_pending_with_prefix(prefix) if task.key != firing]
+
+    def used(key: str) -> bool:
+        """Already sent, missed or cancelled (a key is never planned twice)."""
+        if key == firing:
+            return True
+        task = tasks.get_by_key(key)
+        return task is not None and task.status != "pending"
+
     exceptions = AgendaRepository(session).exceptions(item.id)
     planned = None
     if item.status == "active":
         planned = next_reminder(item, exceptions, after=after, used=used)
-    pending = [task for task in tasks if task.status == "pending"]
     if planned is not None and [task.key for task in pending] == [planned.key(item)]:
         return planned  # already armed
     if pending:
@@ -150,9 +152,10 @@ def arm(
     return planned
 
 
-def is_armed(session: Session, item: AgendaItem) -> bool:
-    prefix = key_prefix(item)
-    return any(
-        task.status == "pending" and task.key.startswith(prefix)
-        for task in TaskRepository(session).list_for_room(item.room_id, kind=EVENT_REMINDER)
-    )
+def armed_series(session: Session) -> set[str]:
+    """The key prefixes (``reminder:E7:``) of every series with a pending reminder."""
+    return {
+        task.key.rsplit(":", 2)[0] + ":"
+        for task in TaskRepository(session).list_pending()
+        if task.kind == EVENT_REMINDER and "occurs_at" in task.payload
+    }
