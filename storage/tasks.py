@@ -29,9 +29,16 @@ class TaskRepository:
         due_at: datetime,
         now: datetime,
         payload: dict[str, Any] | None = None,
+        reopen: bool = False,
     ) -> ScheduledTask:
-        """Add a task, or return the existing one with this key (keys are unique)."""
+        """Add a task, or return the existing one with this key (keys are unique). With
+        ``reopen``, a cancelled task of this key is pending again, due as asked."""
         existing = self.get_by_key(key)
+        if existing is not None and reopen and existing.status == "cancelled":
+            existing.status, existing.done_at = "pending", None
+            existing.due_at, existing.payload = due_at, payload or {}
+            self.session.add(existing)
+            self.session.flush()
         if existing is not None:
             return existing
         task = ScheduledTask(

@@ -95,7 +95,10 @@ class Timers:
         room_id: str,
         due_at: datetime,
         payload: dict[str, Any] | None = None,
+        reopen: bool = False,
     ) -> ScheduledTask:
+        """Plan a task under a stable key; an existing key is kept as it is, except that
+        ``reopen`` makes a cancelled one pending again (a moved meeting moved back)."""
         if kind not in self.kinds:
             raise ValueError(f"unknown task kind {kind!r}")
         task = TaskRepository(session).add(
@@ -105,6 +108,7 @@ class Timers:
             due_at=due_at,
             now=self.clock.now(),
             payload=payload,
+            reopen=reopen,
         )
         self._after_commit(session, lambda: self._schedule(task))
         return task

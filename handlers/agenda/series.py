@@ -7,7 +7,7 @@ series without a pending reminder is armed from now, so after downtime the misse
 reported once (the timers' missed rule) and the series goes on.
 
 Task keys name the occurrence by its actual start: ``reminder:E7:20261208T1700:1d``. A key
-already used (fired, missed) is never planned twice.
+already used (fired, missed) is never planned twice; a cancelled one is reopened.
 """
 
 from __future__ import annotations
@@ -117,11 +117,12 @@ def arm(
     pending = [task for task in tasks.list_pending_with_prefix(prefix) if task.key != firing]
 
     def used(key: str) -> bool:
-        """Already sent, missed or cancelled (a key is never planned twice)."""
+        """Already sent or missed: a reminder is never sent twice (a cancelled one may come
+        back, when its meeting is moved back to that time)."""
         if key == firing:
             return True
         task = tasks.get_by_key(key)
-        return task is not None and task.status != "pending"
+        return task is not None and task.status in ("done", "missed")
 
     exceptions = AgendaRepository(session).exceptions(item.id)
     planned = None
@@ -135,6 +136,7 @@ def arm(
         return None
     timers.add(
         session,
+        reopen=True,
         key=planned.key(item),
         kind=EVENT_REMINDER,
         room_id=item.room_id,

@@ -193,3 +193,14 @@ async def test_ics_expanded_by_an_independent_library_gives_the_bots_schedule_fo
     assert reunion.decoded("dtend") - reunion.decoded("dtstart") == timedelta(hours=2)
     assert "EXDATE" in reunion
     assert "RECURRENCE-ID" in upload["data"].decode()
+
+
+async def test_a_meeting_moved_back_to_its_time_is_reminded_there_again(bot, clock):
+    await announce(bot, WEEKLY)
+    await bot.say(ORGANISER, "!déplacer E1 le 16 juin ; mercredi 17 juin 19h")
+    assert reminders(bot) == [("reminder:E1:20260617T1700:1h", utc(2026, 6, 17, 16, 0))]
+    await bot.say(ORGANISER, "!déplacer E1 le 17 juin ; mardi 16 juin 18h")
+    assert reminders(bot) == [("reminder:E1:20260616T1600:1h", utc(2026, 6, 16, 15, 0))]
+    (sent,) = await fire_at(bot, clock, utc(2026, 6, 16, 15, 0))
+    assert "mardi 16 juin 2026 à 18:00" in sent["content"]["body"]
+    assert await fire_at(bot, clock, utc(2026, 6, 17, 16, 0)) == []
