@@ -53,6 +53,30 @@ class TaskRepository:
         self.session.flush()
         return task
 
+    def add_many(self, tasks: list[dict[str, Any]], *, now: datetime) -> list[ScheduledTask]:
+        """Add several tasks in one go (``key``, ``kind``, ``room_id``, ``due_at``,
+        ``payload`` each): one query for the keys that exist, one flush. An existing key is
+        kept, or reopened when cancelled, as ``add(..., reopen=True)`` does."""
+        keys = [task["key"] for task in tasks]
+        existing: dict[str, ScheduledTask] = {}
+        for start in range(0, len(keys), 500):
+            statement = select(ScheduledTask).where(
+                col(ScheduledTask.key).in_(keys[start : start + 500])
+            )
+            existing.update((task.key, task) for task in self.session.exec(statement))
+        added: list[ScheduledTask] = []
+        for fields in tasks:
+            task = existing.get(fields["key"])
+            if task is None:
+                task = ScheduledTask(**fields, created_at=now)
+                self.session.add(task)
+            elif task.status == "cancelled":
+                task.status, task.done_at = "pending", None
+                task.due_at, task.payload = fields["due_at"], fields["payload"]
+            added.append(task)
+        self.session.flush()
+        return added
+
     def list_pending(self, *, due_by: datetime | None = None) -> list[ScheduledTask]:
         """Pending tasks, soonest first; with ``due_by``, only those due by then (the timers
         ask at every wake-up, and a thousand rooms have a thousand digests pending)."""

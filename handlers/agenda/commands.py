@@ -170,11 +170,8 @@ class Agenda:
         """At start, after the timers' rebuild: every series without a pending reminder (a
         missed one was just reported) is armed for its next reminder from now."""
         with self.services.database.session() as session:
-            now = self.services.clock.now()
-            armed = series.armed_series(session)
-            for item in AgendaRepository(session).list_recurring():
-                if series.key_prefix(item) not in armed:
-                    series.arm(session, self.services.timers, item, after=(now, now))
+            items = AgendaRepository(session).list_recurring()
+            series.arm_all(session, self.services.timers, items, self.services.clock.now())
 
     def _announcement_data(
         self,

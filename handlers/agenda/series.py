@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -36,6 +37,7 @@ from storage.tasks import TaskRepository
 __all__ = [
     "Occurrence",
     "arm",
+    "arm_all",
     "armed_series",
     "find_occurrence",
     "next_occurrence",
@@ -73,7 +75,7 @@ def next_reminder(
     exceptions: list[OccurrenceException],
     *,
     after: tuple[datetime, datetime],
-    used: Callable[[str], bool],
+    used: Callable[[NextReminder], bool],
 ) -> NextReminder | None:
     """The soonest reminder after ``after`` (its due time, then its occurrence's start) whose
     key is not ``used`` yet."""
@@ -91,7 +93,7 @@ def next_reminder(
             )
             if (candidate.due_at, occurrence.starts_at) <= after:
                 continue
-            if used(candidate.key(item)):
+            if used(candidate):
                 continue
             if best is None or (candidate.due_at, occurrence.starts_at) < (
                 best.due_at,
@@ -114,17 +116,22 @@ def arm(
     assert item.id is not None
     prefix = key_prefix(item)
     tasks = TaskRepository(session)
+    now = timers.clock.now()
     pending = [task for task in tasks.list_pending_with_prefix(prefix) if task.key != firing]
+    exceptions = AgendaRepository(session).exceptions(item.id)
 
-    def used(key: str) -> bool:
+    def used(candidate: NextReminder) -> bool:
         """Already sent or missed: a reminder is never sent twice (a cancelled one may come
-        back, when its meeting is moved back to that time)."""
+        back, when its meeting is moved back to that time). One due later than now cannot
+        have been sent: its key names its due time, so the database is not asked."""
+        key = candidate.key(item)
         if key == firing:
             return True
+        if candidate.due_at > now:
+            return False
         task = tasks.get_by_key(key)
         return task is not None and task.status in ("done", "missed")
 
-    exceptions = AgendaRepository(session).exceptions(item.id)
     planned = None
     if item.status == "active":
         planned = next_reminder(item, exceptions, after=after, used=used)
@@ -134,14 +141,18 @@ def arm(
         timers.cancel(session, prefix)
     if planned is None:
         return None
-    timers.add(
-        session,
-        reopen=True,
-        key=planned.key(item),
-        kind=EVENT_REMINDER,
-        room_id=item.room_id,
-        due_at=planned.due_at,
-        payload={
+    timers.add(session, reopen=True, **task_fields(item, planned))
+    return planned
+
+
+def task_fields(item: AgendaItem, planned: NextReminder) -> dict[str, Any]:
+    """The timer task of a series' next reminder."""
+    return {
+        "key": planned.key(item),
+        "kind": EVENT_REMINDER,
+        "room_id": item.room_id,
+        "due_at": planned.due_at,
+        "payload": {
             "item_id": item.id,
             "label": f"{PREFIXES[item.kind]}{item.id}",
             "title": item.title,
@@ -150,8 +161,28 @@ def arm(
             "occurs_at": planned.occurrence.original.isoformat(),
             "timezone": item.timezone,
         },
-    )
-    return planned
+    }
+
+
+def arm_all(session: Session, timers: Timers, items: list[AgendaItem], now: datetime) -> int:
+    """At start: arm every active series of ``items`` left without a pending reminder, from
+    now; returns how many. One query for their exceptions and one write for their tasks (a
+    reminder due after now cannot have been sent, so no key is looked up one by one)."""
+    armed = armed_series(session)
+    unarmed = [item for item in items if item.id is not None and key_prefix(item) not in armed]
+    if not unarmed:
+        return 0
+    exceptions = AgendaRepository(session).exceptions_of([item.id for item in unarmed if item.id])
+    planned = []
+    for item in unarmed:
+        assert item.id is not None
+        coming = next_reminder(
+            item, exceptions.get(item.id, []), after=(now, now), used=lambda _candidate: False
+        )
+        if coming is not None:
+            planned.append(task_fields(item, coming))
+    timers.add_many(session, planned)
+    return len(planned)
 
 
 def armed_series(session: Session) -> set[str]:
