@@ -317,3 +317,14 @@ async def test_digest_in_english_room(bot: Harness):
     assert replies[0].startswith("Preview of the weekly digest — week 2026-W25 (so far)")
     html = bot.sender.sent[-1]["content"]["formatted_body"]
     assert "New proposals by theme" in html and "&lt;b&gt;bikes&lt;/b&gt;" in html
+
+
+async def test_digest_lists_the_coming_weeks_meetings_of_a_recurring_event(bot: Harness):
+    await bot.say(ORGANISER, "!événement Point ; tous les jours ouvrés à 9h ; rappels: aucun")
+    await bot.say(ORGANISER, "!annuler E1 le 19 juin")
+    body = (await bot.say(MEMBER, "!résumé"))[0]
+    for day in ("jeudi 18 juin", "lundi 22 juin", "mardi 23 juin", "mercredi 24 juin"):
+        assert f"• E1 Point — {day} 2026 à 09:00 (Europe/Paris) · ✅ 0" in body, body
+    assert "vendredi 19 juin" not in body  # cancelled
+    assert "jeudi 25 juin" not in body  # beyond the coming week
+    assert body.count("Point") == 4
