@@ -30,6 +30,7 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "choices": ("choix", "choices", "max"),
     "quorum": ("quorum",),
     "results": ("résultats", "results"),
+    "type": ("type",),
 }
 
 MAX_KEY_LENGTH = 20

@@ -20,7 +20,19 @@ from bot.text.i18n import N_, Message
 from handlers.polls.events import MAX_ANSWER_LENGTH, MAX_ANSWERS, MIN_ANSWERS
 
 MAX_QUESTION_LENGTH = 500
-POLL_OPTIONS = frozenset({"end", "choices", "quorum", "results"})
+POLL_OPTIONS = frozenset({"end", "choices", "quorum", "results", "type"})
+# What people write after ``type:`` (folded) → the poll's kind.
+POLL_KINDS = {
+    "choix": "choice",
+    "choice": "choice",
+    "notes": "score",
+    "note": "score",
+    "score": "score",
+    "scores": "score",
+    "classement": "ranked",
+    "ranked": "ranked",
+    "ranking": "ranked",
+}
 QUORUM_PATTERN = re.compile(r"^(\d{1,3})\s*%?$")
 # How people say when results are shown (folded: no accents, no capitals).
 RESULTS_AT_THE_END = frozenset(
@@ -45,6 +57,7 @@ class PollRequest:
     closes_at: datetime | None
     quorum: int | None = None  # percent of the room's members who must answer
     hide_results: bool = False  # results shown at the close only
+    kind: str = "choice"  # choice | score | ranked
 
     def settings(self) -> dict[str, object]:
         """The options kept with the poll (``Poll.settings``)."""
@@ -123,6 +136,9 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
                 second=answer,
             )
         seen[key] = answer
+    kind = read_kind(options["type"]) if "type" in options else "choice"
+    if kind != "choice":
+        _refuse_for_replies(options)
     max_selections = 1
     if "choices" in options:
         value = options["choices"]
@@ -146,7 +162,35 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
         closes_at,
         quorum=read_quorum(options["quorum"]) if "quorum" in options else None,
         hide_results=read_results(options["results"]) if "results" in options else False,
+        kind=kind,
     )
+
+
+def read_kind(value: str) -> str:
+    """``notes`` → score, ``classement`` → ranked, ``choix`` → choice; else a UserError."""
+    kind = POLL_KINDS.get(" ".join(fold_key(value).split()))
+    if kind is None:
+        raise UserError(
+            N_("“{value}” is not a kind of poll: write {kinds}."),
+            value=value,
+            kinds="type: notes (score), type: classement (ranked)",
+        )
+    return kind
+
+
+def _refuse_for_replies(options: dict[str, str]) -> None:
+    """Score and ranked polls are answered by replies: one ballot each, seen by the room."""
+    if "choices" in options:
+        raise UserError(
+            N_("“choices:” is for polls where people pick answers, not with “type:”."),
+        )
+    if "results" in options and read_results(options["results"]):
+        raise UserError(
+            N_(
+                "Score and ranked polls are answered by replies, which everyone in the room "
+                "sees: their results cannot be hidden until the close."
+            )
+        )
 
 
 def read_quorum(value: str) -> int:

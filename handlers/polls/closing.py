@@ -9,8 +9,10 @@ end event; all three go through ``Closer`` so the results look the same and are 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlmodel import Session
@@ -25,7 +27,7 @@ from bot.text.i18n import N_
 from handlers.polls.consent import ANSWERS, ConsentResult
 from handlers.polls.events import UNSTABLE_END, build_poll_end, vote_emoji
 from handlers.polls.quorum import Quorum
-from handlers.polls.results import decision_result, poll_tally
+from handlers.polls.results import decision_result, poll_tally, ranked_result, scores_result
 from handlers.polls.tally import TallyResult
 from storage.models import ScheduledTask
 from storage.poll_models import Poll
@@ -87,6 +89,15 @@ def _decision_snapshot(
     }
 
 
+def _decimal(value: Fraction | None, language: str) -> str | None:
+    """An average to one decimal, written the room's way (3,5 in French, 3.5 in English)."""
+    if value is None:
+        return None
+    tenths = math.floor(value * 10 + Fraction(1, 2))  # half up: 3.25 → 3.3
+    text = f"{tenths // 10}.{tenths % 10}"
+    return text.replace(".", ",") if language == "fr" else text
+
+
 def _quorum_view(quorum: Quorum | None) -> dict[str, Any] | None:
     """The quorum as the results templates show it."""
     return None if quorum is None else quorum.snapshot()
@@ -145,6 +156,17 @@ class Closer:
                 reply_to=reply_to,
             )
             return
+        if poll.kind in ("score", "ranked"):
+            await self._close_by_replies(
+                session,
+                poll,
+                end=end,
+                closed_by=closed_by,
+                language=language,
+                late=late,
+                reply_to=reply_to,
+            )
+            return
         result = poll_tally(session, poll, end)
         quorum = await self.quorum(poll, result.voters)
         PollRepository(session).mark_closed(
@@ -188,6 +210,70 @@ class Closer:
             key=f"pollresults:{poll.short_id}",
             room_id=poll.room_id,
             content=notice_content(rendered, reply_to=reply_to),
+        )
+
+    async def _close_by_replies(
+        self,
+        session: Session,
+        poll: Poll,
+        *,
+        end: datetime,
+        closed_by: str | None,
+        language: str,
+        late: bool,
+        reply_to: str | None,
+    ) -> None:
+        """Score averages or the instant-runoff's rounds, stated with their rule."""
+        summary = poll_tally(session, poll, end)  # what the digest shows of it
+        quorum = await self.quorum(poll, summary.voters)
+        PollRepository(session).mark_closed(
+            poll, closed_at=end, closed_by=closed_by, result=_result_snapshot(summary, quorum)
+        )
+        texts = dict(poll.answers)
+        details: dict[str, Any]
+        if poll.kind == "ranked":
+            ranked = ranked_result(session, poll, end)
+            details = {
+                "rounds": [
+                    {
+                        "counts": [(texts[a], count) for a, count in round_.counts.items()],
+                        "exhausted": round_.exhausted,
+                        "eliminated": texts[round_.eliminated] if round_.eliminated else None,
+                    }
+                    for round_ in ranked.rounds
+                ]
+            }
+        else:
+            scores = scores_result(session, poll, end)
+            details = {
+                "rows": [
+                    {
+                        "number": index + 1,
+                        "text": text,
+                        "average": _decimal(scores.averages[answer_id], language),
+                        "ratings": scores.ratings[answer_id],
+                        "winner": answer_id in scores.winners,
+                    }
+                    for index, (answer_id, text) in enumerate(poll.answers)
+                ]
+            }
+        rendered = self.renderer.render(
+            "polls_replies_results",
+            language,
+            poll_id=poll.short_id,
+            kind=poll.kind,
+            question=poll.question,
+            voters=summary.voters,
+            winners=[texts[a] for a in summary.winners],
+            late=late,
+            quorum=_quorum_view(quorum),
+            **details,
+        )
+        self.outbox.enqueue(
+            session,
+            key=f"pollresults:{poll.short_id}",
+            room_id=poll.room_id,
+            content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
         )
 
     async def _close_decision(

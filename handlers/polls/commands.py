@@ -78,6 +78,9 @@ class PollCommands:
     async def sondage(self, ctx: Context) -> None:
         """Start a poll: store it, send the poll event and the notice, set its closing timer."""
         request: PollRequest = ctx.arguments
+        if request.kind != "choice":
+            self._start_by_replies(ctx, request)
+            return
         content, ids = build_poll_start(
             request.question,
             list(request.answers),
@@ -99,6 +102,43 @@ class PollCommands:
         ctx.send(f"{SENT_PREFIX}{poll.short_id}:start", content, event_type=UNSTABLE_START)
         _set_closing_timer(ctx, poll)
         send_notice(ctx, poll, ctx.event_id)
+
+    def _start_by_replies(self, ctx: Context, request: PollRequest) -> None:
+        """A score or ranked poll: no native poll (its semantics do not fit), a message people
+        answer by replying to it, and the same closing timer."""
+        poll = PollRepository(ctx.session).add(
+            room_id=ctx.room_id,
+            author=ctx.sender,
+            kind=request.kind,
+            question=request.question,
+            answers=[(f"a{n}", text) for n, text in enumerate(request.answers, start=1)],
+            max_selections=1,
+            settings=request.settings(),
+            created_at=ctx.clock.now(),
+            closes_at=request.closes_at,
+            command_event_id=ctx.event_id,
+        )
+        _set_closing_timer(ctx, poll)
+        closes = (
+            format_when(poll.closes_at, tz=ctx.room.tz, language=ctx.language)
+            if poll.closes_at
+            else None
+        )
+        rendered = ctx.renderer.render(
+            "polls_replies_started",
+            ctx.language,
+            poll_id=poll.short_id,
+            kind=poll.kind,
+            question=poll.question,
+            answers=[text for _, text in poll.answers],
+            example=" ".join(str(n) for n in reversed(range(1, len(poll.answers) + 1))),
+            closes=closes,
+            quorum=request.quorum,
+        )
+        ctx.send(
+            f"{SENT_PREFIX}{poll.short_id}:notice",
+            notice_content(rendered, reply_to=ctx.event_id, thread_root=ctx.thread_root),
+        )
 
     async def decision(self, ctx: Context) -> None:
         """Propose a decision by consent: store it, post its message, set its closing timer."""
@@ -306,18 +346,21 @@ def feature(services: Services) -> Feature:
                 summary=N_("start a poll (2 to 20 options) that every client can answer"),
                 usage=N_(
                     "<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N] "
-                    "[; quorum: N%] [; results: at the end]"
+                    "[; type: score|ranked] [; quorum: N%] [; results: at the end]"
                 ),
                 examples=(
                     N_("poll Which day for the workshop? ; Tuesday ; Thursday ; end: friday 6pm"),
                     N_("poll Which topics? ; digital ; mobility ; housing ; choices: 2"),
+                    N_("poll Our priorities? ; garden ; bikes ; oven ; type: ranked"),
                 ),
                 permission=Permission.EVERYONE,
                 details=N_(
                     "Vote in the poll, or react to it with 1️⃣ 2️⃣ 3️⃣… "
                     "The poll closes at “end” or with !close; results are then posted here. "
                     "“quorum: 50%”: the results say whether half the room's members answered; "
-                    "“results: at the end”: apps show the counts only at the close."
+                    "“results: at the end”: apps show the counts only at the close. "
+                    "“type: score”: each option rated 0 to 5 by replying to the poll's message; "
+                    "“type: ranked”: options ranked by reply, winner by instant-runoff."
                 ),
             ),
             Command(

@@ -17,6 +17,7 @@ from typing import Any
 from bot.runtime.clock import from_millis, to_millis
 from bot.runtime.context import Context
 from bot.runtime.messages import ping_content
+from bot.text.errors import UserError
 from bot.text.i18n import N_
 from bot.text.replies import command_text
 from handlers.polls.args import MAX_QUESTION_LENGTH
@@ -32,7 +33,9 @@ from handlers.polls.events import (
     parse_poll_response,
     parse_poll_start,
 )
+from handlers.polls.ranked import read_ranking
 from handlers.polls.results import answer_ids
+from handlers.polls.scores import read_scores
 from handlers.polls.tally import Ballot, ballot_from_response, reaction_ballot
 from storage.poll_models import Poll
 from storage.polls import PollRepository
@@ -117,13 +120,35 @@ class PollIntake:
         moment = to_millis(ctx.origin_ts)
         if poll.kind == "consent":
             ballot = consent_ballot(ctx.sender, moment, ctx.event_id, key)
-        else:
+        elif poll.kind == "choice":
             ballot = reaction_ballot(answer_ids(poll), ctx.sender, moment, ctx.event_id, key)
+        else:
+            return  # score and ranked polls are answered by replies
         if ballot is None:
             return
         _store(ctx, poll, ballot)
         if ballot.selections == (OBJECT,) and poll.status == "open" and not ctx.is_backlog:
             _ask_reason(ctx, poll)
+
+    def _on_ballot_reply(self, ctx: Context, poll: Poll, text: str) -> None:
+        """A reply to a score or ranked poll is a ballot; one that cannot be read is answered
+        with what is wrong, and stores nothing."""
+        try:
+            selections = BALLOT_READERS[poll.kind](text, answer_ids(poll))
+        except UserError as error:
+            if not ctx.is_backlog:
+                ctx.reply(error.message)
+            return
+        PollRepository(ctx.session).add_ballot(
+            poll,
+            voter=ctx.sender,
+            ts=to_millis(ctx.origin_ts),
+            event_id=ctx.event_id,
+            selections=selections,
+            source="reply",
+        )
+        if not ctx.is_backlog:
+            ctx.react(BALLOT_RECEIVED)
 
     async def on_message(self, ctx: Context, body: str, raw: dict[str, Any]) -> None:
         """A reply to an open decision's message is kept as its author's reason (shown with
@@ -133,10 +158,13 @@ class PollIntake:
             return
         repository = PollRepository(ctx.session)
         poll = repository.get_by_event(ctx.room_id, target)
-        if poll is None or poll.kind != "consent" or poll.status != "open":
+        if poll is None or poll.status != "open" or poll.kind == "choice":
             return
         text = " ".join(command_text(body).split())[:MAX_REASON_LENGTH]
         if not text:
+            return
+        if poll.kind in BALLOT_READERS:
+            self._on_ballot_reply(ctx, poll, text)
             return
         repository.add_reason(
             poll, voter=ctx.sender, ts=to_millis(ctx.origin_ts), event_id=ctx.event_id, text=text
@@ -161,7 +189,7 @@ class PollIntake:
                     selections=(),
                     source="reaction_removed",
                 )
-            elif ballot.source == "native":
+            elif ballot.source in ("native", "reply"):
                 repository.delete_ballot(ballot)
 
 
@@ -176,6 +204,13 @@ def _store(ctx: Context, poll: Poll, ballot: Ballot) -> None:
         source=ballot.source,
         malformed=ballot.malformed,
     )
+
+
+BALLOT_READERS: dict[str, Callable[[str, list[str]], tuple[str, ...]]] = {
+    "ranked": read_ranking,
+    "score": read_scores,
+}
+BALLOT_RECEIVED = "🗳️"  # the discreet acknowledgement of a ballot given by reply
 
 
 def _replied_to(raw: dict[str, Any]) -> str | None:

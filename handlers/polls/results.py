@@ -3,13 +3,23 @@ what the digest reports (the digest reads poll results through this module only)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlmodel import Session
 
 from bot.runtime.clock import to_millis
 from handlers.polls.consent import ConsentResult, consent_result
-from handlers.polls.tally import Ballot, TallyResult, tally, valid_choices
+from handlers.polls.ranked import RankedResult, instant_runoff
+from handlers.polls.scores import ScoreResult, score_result
+from handlers.polls.tally import (
+    Ballot,
+    TallyResult,
+    largest_remainder_percentages,
+    latest_selections,
+    tally,
+    valid_choices,
+)
 from storage.poll_models import Poll, PollBallot
 from storage.polls import PollRepository
 
@@ -32,12 +42,51 @@ def answer_ids(poll: Poll) -> list[str]:
 
 
 def poll_tally(session: Session, poll: Poll, end: datetime | None = None) -> TallyResult:
-    """Recompute a poll's tally from its stored ballots (votes after ``end`` are ignored)."""
+    """Recompute a poll's tally from its stored ballots (votes after ``end`` are ignored).
+
+    For score and ranked polls, counts are the ratings / first choices each option got and the
+    winners those of their own rule: what the digest shows of every kind."""
     assert poll.id is not None
     end = end or poll.closed_at
     ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
     end_ts = to_millis(end) if end is not None else None
+    if poll.kind == "score":
+        scores = score_result(answer_ids(poll), _replies(ballots, end_ts))
+        return _as_tally(scores.ratings, scores.winners, voters=scores.voters)
+    if poll.kind == "ranked":
+        ranked = instant_runoff(answer_ids(poll), _replies(ballots, end_ts))
+        firsts = ranked.rounds[0].counts if ranked.rounds else dict.fromkeys(answer_ids(poll), 0)
+        return _as_tally(firsts, ranked.winners, voters=ranked.ballots)
     return tally(answer_ids(poll), poll.max_selections, ballots, end_ts)
+
+
+def _replies(ballots: list[Ballot], end_ts: int | None) -> list[tuple[str, ...]]:
+    return list(latest_selections(ballots, end_ts).values())
+
+
+def _as_tally(counts: Mapping[str, int], winners: tuple[str, ...], *, voters: int) -> TallyResult:
+    return TallyResult(
+        counts=dict(counts),
+        voters=voters,
+        spoiled=0,
+        withdrawn=0,
+        percentages=largest_remainder_percentages(counts),
+        winners=winners,
+    )
+
+
+def ranked_result(session: Session, poll: Poll, end: datetime) -> RankedResult:
+    """A ranked poll's instant-runoff from each voter's latest reply before ``end``."""
+    assert poll.id is not None
+    ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
+    return instant_runoff(answer_ids(poll), _replies(ballots, to_millis(end)))
+
+
+def scores_result(session: Session, poll: Poll, end: datetime) -> ScoreResult:
+    """A score poll's averages from each voter's latest reply before ``end``."""
+    assert poll.id is not None
+    ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
+    return score_result(answer_ids(poll), _replies(ballots, to_millis(end)))
 
 
 def decision_result(session: Session, poll: Poll, end: datetime | None = None) -> ConsentResult:
