@@ -1,7 +1,8 @@
 """Decisions by consent against a real Synapse: three people vote by reaction on the bot's
 message, one changes their vote, an objection is asked for and given its reason by reply,
 and the decision closes at `fin:` with the rule and the objection in the result; a quorum
-counted from the room's members; a poll whose results are shown at the close."""
+counted from the room's members; a poll whose results are shown at the close; ranked and score
+polls voted by reply (a changed ranking, a bad reply explained)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,51 @@ async def test_decisions_quorum_counts_the_room_members_and_hidden_poll_results(
     )
     kind = start["content"]["org.matrix.msc3381.poll.start"]["kind"]
     assert kind == "org.matrix.msc3381.poll.undisclosed"
+
+
+async def test_ranked_and_score_polls_voted_by_reply(bot_room, make_person):
+    bot, organiser, room_id = bot_room
+    alice = await member(make_person, organiser, room_id, "alice")
+    bob = await member(make_person, organiser, room_id, "bob")
+    carol = await member(make_person, organiser, room_id, "carol")
+
+    asked = await organiser.send_text(
+        room_id,
+        "!sondage Nos priorités ? ; jardin ; vélos ; four ; type: classement ; "
+        "fin: dans 30 secondes",
+    )
+    started = await organiser.wait_for(room_id, notice(bot.user_id, "Sondage S1"), after=asked)
+    assert "Sondage S1 lancé (classement) : Nos priorités ?" in started["content"]["body"]
+    message = started["event_id"]
+    first = await alice.send_text(room_id, "1 2", reply_to=message)
+    await alice.wait_for(room_id, reaction_to(first, "🗳️", sender=bot.user_id))
+    await bob.send_text(room_id, "2 1", reply_to=message)
+    bad = await carol.send_text(room_id, "jardin", reply_to=message)
+    explained = await carol.wait_for(room_id, notice(bot.user_id, "« jardin »"), after=bad)
+    assert "n’est pas un numéro de choix" in explained["content"]["body"]
+    await carol.send_text(room_id, "3 2", reply_to=message)
+    # bob changes his mind: his latest reply counts
+    await bob.send_text(room_id, "3 1", reply_to=message)
+    result = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résultats du sondage S1"), timeout=60, after=asked
+    )
+    body = result["content"]["body"]
+    # alice jardin, bob four, carol four: four has 2 of 3 in the first round
+    assert "Tour 1 : jardin 1 · vélos 0 · four 2" in body, body
+    assert "3 votants" in body and "Réponse gagnante : four" in body, body
+
+    asked = await organiser.send_text(room_id, "!sondage Quel lieu ? ; mairie ; MJC ; type: notes")
+    started = await organiser.wait_for(room_id, notice(bot.user_id, "Sondage S2"), after=asked)
+    message = started["event_id"]
+    await alice.send_text(room_id, "4 2", reply_to=message)
+    await bob.send_text(room_id, "2:5", reply_to=message)
+    last = await carol.send_text(room_id, "1:3 2:4", reply_to=message)
+    await carol.wait_for(room_id, reaction_to(last, "🗳️", sender=bot.user_id))
+    closing = await organiser.send_text(room_id, "!clore S2")
+    result = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résultats du sondage S2"), after=closing
+    )
+    body = result["content"]["body"]
+    assert "1. mairie — moyenne 3,5 (2 notes)" in body, body
+    assert "2. MJC — moyenne 3,7 (3 notes) ★" in body, body
+    assert "Réponse gagnante : MJC" in body, body
