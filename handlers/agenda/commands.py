@@ -38,6 +38,7 @@ from handlers.agenda.args import (
     parse_item_id,
     plan_reminders,
 )
+from handlers.agenda.from_poll import draft_from_poll, poll_number
 from handlers.agenda.reminders import Reminders
 from handlers.agenda.view import AgendaView, read_agenda_format
 from storage.agenda import DEADLINE, EVENT, AgendaRepository
@@ -233,6 +234,15 @@ def ids_here(ctx: Context) -> str:
 
 
 def read_event(ctx: Context) -> Draft:
+    poll_id = poll_number(ctx.args)
+    if poll_id is not None:  # `!événement depuis S4`: a meeting poll's best slot
+        return draft_from_poll(
+            ctx.session,
+            ctx.room_id,
+            poll_id,
+            now=ctx.clock.now(),
+            default_reminders=ctx.room.event_reminders,
+        )
     return _read_draft(ctx, EVENT, ctx.room.event_reminders)
 
 
@@ -268,6 +278,7 @@ def feature(services: Services) -> Feature:
             examples=(
                 N_("event Digital day ; May 11 9:30am ; place: MAME Tours"),
                 N_("event Group meeting ; next tuesday 2pm ; end: 4pm ; reminders: 1d, 1h"),
+                N_("event from S4"),
             ),
             permission=Permission.ORGANISERS,
             details=N_(

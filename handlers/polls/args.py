@@ -275,6 +275,57 @@ def parse_decision_request(
     return DecisionRequest(positional[0], closes_at, quorum)
 
 
+WHEN_OPTIONS = frozenset({"end", "quorum"})
+WHEN_EXAMPLE = "!quand Prochaine plénière ; mardi 18h ; jeudi 18h30 ; fin: vendredi 12h"
+
+
+@dataclass(frozen=True)
+class WhenRequest:
+    """A valid `!quand` command: the subject, its slots (UTC, in time order), options."""
+
+    subject: str
+    slots: tuple[datetime, ...]
+    closes_at: datetime | None
+    quorum: int | None = None
+
+
+def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> WhenRequest:
+    """Read `!quand` arguments: a subject, then slots read by the date grammar; a slot that
+    cannot be read is refused with the date grammar's own explanation."""
+    positional, options = read_fields(text, WHEN_OPTIONS)
+    if len(positional) < 1 + MIN_ANSWERS:
+        raise UserError(
+            N_("Give a subject and at least two slots separated by “;”, e.g. {example}"),
+            example=WHEN_EXAMPLE,
+        )
+    subject, slot_texts = positional[0], positional[1:]
+    if len(subject) > MAX_QUESTION_LENGTH:
+        raise UserError(
+            N_("The question is too long: at most {max} characters."), max=MAX_QUESTION_LENGTH
+        )
+    if len(slot_texts) > MAX_ANSWERS:
+        raise UserError(
+            N_("A poll can have at most {max} options (got {count})."),
+            max=MAX_ANSWERS,
+            count=len(slot_texts),
+        )
+    slots: dict[datetime, str] = {}
+    for slot_text in slot_texts:
+        moment = parse_when(slot_text, now=now, tz=tz, language=language)
+        if moment in slots:
+            raise UserError(
+                N_("The slots “{first}” and “{second}” are the same moment."),
+                first=slots[moment],
+                second=slot_text,
+            )
+        slots[moment] = slot_text
+    closes_at = None
+    if "end" in options:
+        closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
+    quorum = read_quorum(options["quorum"]) if "quorum" in options else None
+    return WhenRequest(subject, tuple(sorted(slots)), closes_at, quorum)
+
+
 def parse_poll_id(text: str) -> int:
     """`S2`, `s2` or `2` → 2; anything else is a UserError with an example."""
     match = ID_PATTERN.match(text.strip())

@@ -27,7 +27,13 @@ from bot.text.i18n import N_
 from handlers.polls.consent import ANSWERS, ConsentResult
 from handlers.polls.events import UNSTABLE_END, build_poll_end, vote_emoji
 from handlers.polls.quorum import Quorum
-from handlers.polls.results import decision_result, poll_tally, ranked_result, scores_result
+from handlers.polls.results import (
+    decision_result,
+    poll_tally,
+    ranked_result,
+    scores_result,
+    when_result,
+)
 from handlers.polls.tally import TallyResult
 from storage.models import ScheduledTask
 from storage.poll_models import Poll
@@ -156,7 +162,7 @@ class Closer:
                 reply_to=reply_to,
             )
             return
-        if poll.kind in ("score", "ranked"):
+        if poll.kind in ("score", "ranked", "when"):
             await self._close_by_replies(
                 session,
                 poll,
@@ -241,6 +247,21 @@ class Closer:
                         "eliminated": texts[round_.eliminated] if round_.eliminated else None,
                     }
                     for round_ in ranked.rounds
+                ]
+            }
+        elif poll.kind == "when":
+            slots = when_result(session, poll, end)
+            details = {
+                "slots": [
+                    {
+                        "number": index + 1,
+                        "text": text,
+                        "yes": slots.counts[answer_id].yes,
+                        "maybe": slots.counts[answer_id].maybe,
+                        "no": slots.counts[answer_id].no,
+                        "best": answer_id == slots.best,
+                    }
+                    for index, (answer_id, text) in enumerate(poll.answers)
                 ]
             }
         else:

@@ -33,9 +33,11 @@ from bot.text.i18n import N_
 from handlers.polls.args import (
     DecisionRequest,
     PollRequest,
+    WhenRequest,
     parse_decision_request,
     parse_poll_id,
     parse_poll_request,
+    parse_when_request,
 )
 from handlers.polls.closing import (
     TASK_KIND,
@@ -132,6 +134,51 @@ class PollCommands:
             question=poll.question,
             answers=[text for _, text in poll.answers],
             example=" ".join(str(n) for n in reversed(range(1, len(poll.answers) + 1))),
+            closes=closes,
+            quorum=request.quorum,
+        )
+        ctx.send(
+            f"{SENT_PREFIX}{poll.short_id}:notice",
+            notice_content(rendered, reply_to=ctx.event_id, thread_root=ctx.thread_root),
+        )
+
+    async def quand(self, ctx: Context) -> None:
+        """A meeting-time poll: each slot answered yes / maybe / no by reply."""
+        request: WhenRequest = ctx.arguments
+        tz, language = ctx.room.tz, ctx.language
+        settings: dict[str, object] = {"slots": [slot.isoformat() for slot in request.slots]}
+        if request.quorum is not None:
+            settings["quorum"] = request.quorum
+        poll = PollRepository(ctx.session).add(
+            room_id=ctx.room_id,
+            author=ctx.sender,
+            kind="when",
+            question=request.subject,
+            answers=[
+                (f"a{n}", format_when(slot, tz=tz, language=language))
+                for n, slot in enumerate(request.slots, start=1)
+            ],
+            max_selections=1,
+            settings=settings,
+            created_at=ctx.clock.now(),
+            closes_at=request.closes_at,
+            command_event_id=ctx.event_id,
+        )
+        _set_closing_timer(ctx, poll)
+        closes = format_when(poll.closes_at, tz=tz, language=language) if poll.closes_at else None
+        rendered = ctx.renderer.render(
+            "polls_replies_started",
+            language,
+            poll_id=poll.short_id,
+            kind=poll.kind,
+            question=poll.question,
+            answers=[text for _, text in poll.answers],
+            example=" ".join(
+                ["oui", "non", "peut-être"][n % 3]
+                if language == "fr"
+                else ["yes", "no", "maybe"][n % 3]
+                for n in range(len(poll.answers))
+            ),
             closes=closes,
             quorum=request.quorum,
         )
@@ -317,6 +364,10 @@ def read_poll_request(ctx: Context) -> PollRequest:
     return parse_poll_request(ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language)
 
 
+def read_when_request(ctx: Context) -> WhenRequest:
+    return parse_when_request(ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language)
+
+
 def read_decision_request(ctx: Context) -> DecisionRequest:
     return parse_decision_request(
         ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language
@@ -378,6 +429,24 @@ def feature(services: Services) -> Feature:
                     "“end” or with !close; the result then states the rule and lists the "
                     "objections with their reasons. With “quorum: 50%”, nothing is adopted "
                     "unless half the room's members answered."
+                ),
+            ),
+            Command(
+                name="quand",
+                aliases=("when",),
+                handler=commands.quand,
+                arguments=read_when_request,
+                summary=N_("find a meeting time: each slot answered yes, maybe or no"),
+                usage=N_("<subject> ; <slot> ; <slot> [; …] [; end: <when>] [; quorum: N%]"),
+                examples=(
+                    N_("when Next plenary ; tuesday 6pm ; thursday 6:30pm ; end: friday noon"),
+                ),
+                permission=Permission.EVERYONE,
+                details=N_(
+                    "Reply to the poll's message with one answer per slot, in order "
+                    "(“yes no maybe”), or only some (“1:yes 3:no”). At the close the best slot "
+                    "is announced (most yes, then most maybe, then the earliest); an organiser "
+                    "turns it into an event with !event from S<n>."
                 ),
             ),
             Command(

@@ -21,6 +21,7 @@ from bot.text.errors import UserError
 from bot.text.i18n import N_
 from bot.text.replies import command_text
 from handlers.polls.args import MAX_QUESTION_LENGTH
+from handlers.polls.availability import read_availability
 from handlers.polls.closing import Closer
 from handlers.polls.consent import OBJECT, consent_ballot
 from handlers.polls.events import (
@@ -209,6 +210,7 @@ def _store(ctx: Context, poll: Poll, ballot: Ballot) -> None:
 BALLOT_READERS: dict[str, Callable[[str, list[str]], tuple[str, ...]]] = {
     "ranked": read_ranking,
     "score": read_scores,
+    "when": read_availability,
 }
 BALLOT_RECEIVED = "🗳️"  # the discreet acknowledgement of a ballot given by reply
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.runtime.clock import to_millis
+from handlers.polls.availability import AvailabilityResult, availability_result
 from handlers.polls.consent import ConsentResult, consent_result
 from handlers.polls.ranked import RankedResult, instant_runoff
 from handlers.polls.scores import ScoreResult, score_result
@@ -53,6 +54,10 @@ def poll_tally(session: Session, poll: Poll, end: datetime | None = None) -> Tal
     if poll.kind == "score":
         scores = score_result(answer_ids(poll), _replies(ballots, end_ts))
         return _as_tally(scores.ratings, scores.winners, voters=scores.voters)
+    if poll.kind == "when":
+        slots = availability_result(answer_ids(poll), _replies(ballots, end_ts))
+        yes = {answer_id: count.yes for answer_id, count in slots.counts.items()}
+        return _as_tally(yes, (slots.best,) if slots.best else (), voters=slots.voters)
     if poll.kind == "ranked":
         ranked = instant_runoff(answer_ids(poll), _replies(ballots, end_ts))
         firsts = ranked.rounds[0].counts if ranked.rounds else dict.fromkeys(answer_ids(poll), 0)
@@ -80,6 +85,13 @@ def ranked_result(session: Session, poll: Poll, end: datetime) -> RankedResult:
     assert poll.id is not None
     ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
     return instant_runoff(answer_ids(poll), _replies(ballots, to_millis(end)))
+
+
+def when_result(session: Session, poll: Poll, end: datetime) -> AvailabilityResult:
+    """A meeting-time poll's answers per slot from each voter's latest reply before ``end``."""
+    assert poll.id is not None
+    ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
+    return availability_result(answer_ids(poll), _replies(ballots, to_millis(end)))
 
 
 def scores_result(session: Session, poll: Poll, end: datetime) -> ScoreResult:
