@@ -2,7 +2,8 @@
 message, one changes their vote, an objection is asked for and given its reason by reply,
 and the decision closes at `fin:` with the rule and the objection in the result; a quorum
 counted from the room's members; a poll whose results are shown at the close; ranked and score
-polls voted by reply (a changed ranking, a bad reply explained)."""
+polls voted by reply (a changed ranking, a bad reply explained); a meeting poll by reply whose
+best slot becomes an event."""
 
 from __future__ import annotations
 
@@ -177,3 +178,40 @@ async def test_ranked_and_score_polls_voted_by_reply(bot_room, make_person):
     assert "1. mairie — moyenne 3,5 (2 notes)" in body, body
     assert "2. MJC — moyenne 3,7 (3 notes) ★" in body, body
     assert "Réponse gagnante : MJC" in body, body
+
+
+async def test_meeting_poll_by_reply_and_its_best_slot_made_an_event(bot_room, make_person):
+    bot, organiser, room_id = bot_room
+    alice = await member(make_person, organiser, room_id, "alice")
+    bob = await member(make_person, organiser, room_id, "bob")
+    carol = await member(make_person, organiser, room_id, "carol")
+
+    asked = await organiser.send_text(
+        room_id, "!quand Prochaine plénière ; après-demain 9h ; demain 18h"
+    )
+    started = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Sondage de date S1"), after=asked
+    )
+    body = started["content"]["body"]
+    lines = [line for line in body.splitlines() if line[:3] in ("1. ", "2. ")]
+    assert len(lines) == 2 and "18:00" in lines[0] and "09:00" in lines[1], body  # time order
+    message = started["event_id"]
+    await alice.send_text(room_id, "oui non", reply_to=message)
+    await bob.send_text(room_id, "peut-être oui", reply_to=message)
+    await carol.send_text(room_id, "non oui", reply_to=message)
+    changed = await alice.send_text(room_id, "oui oui", reply_to=message)  # alice changes
+    await alice.wait_for(room_id, reaction_to(changed, "🗳️", sender=bot.user_id))
+    closing = await organiser.send_text(room_id, "!clore S1")
+    result = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résultats du sondage S1"), after=closing
+    )
+    body = result["content"]["body"]
+    assert "oui 1 · peut-être 1 · non 1" in body and "oui 3 · peut-être 0 · non 0 ★" in body, body
+    assert "Meilleur créneau : " in body and "!événement depuis S1" in body, body
+
+    asked = await organiser.send_text(room_id, "!événement depuis S1")
+    announced = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Prochaine plénière"), after=asked
+    )
+    assert "09:00" in announced["content"]["body"], announced["content"]["body"]
+    assert stored(bot, "select title from agenda_item") == [("Prochaine plénière",)]
