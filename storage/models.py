@@ -45,6 +45,9 @@ class RoomSettings(SQLModel, table=True):
     event_reminders: str | None = Field(default=None, max_length=100)
     deadline_reminders: str | None = Field(default=None, max_length=100)
     tag_synonyms: dict[str, str] | None = Field(default=None, sa_column=Column(JSONText()))
+    # nudges before a poll closes: opt-in, and never in rooms above nudge_max_members
+    nudges: bool | None = None
+    nudge_max_members: int | None = None
     joined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 

@@ -74,3 +74,11 @@ class PollReason(SQLModel, table=True):
     ts: int = Field(sa_column=Column(BigInteger(), nullable=False, index=True))
     event_id: str = Field(max_length=255, index=True)
     text: str
+
+
+class NudgeOptOut(SQLModel, table=True):
+    """A person who asked never to be mentioned by nudges (`!pas-de-relance`), in any room."""
+
+    __tablename__ = "nudge_opt_out"
+    user_id: str = Field(primary_key=True, max_length=255)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from storage.poll_models import Poll, PollBallot, PollReason
+from storage.poll_models import NudgeOptOut, Poll, PollBallot, PollReason
 
 
 class PollRepository:
@@ -189,3 +189,30 @@ class PollRepository:
             self.session.delete(row)
         self.session.flush()
         return len(rows)
+
+
+class NudgeOptOutRepository:
+    """Who asked not to be mentioned by nudges."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def list_user_ids(self) -> set[str]:
+        return set(self.session.exec(select(NudgeOptOut.user_id)))
+
+    def add(self, user_id: str, at: datetime) -> bool:
+        """Opt ``user_id`` out; False if they already were."""
+        if self.session.get(NudgeOptOut, user_id) is not None:
+            return False
+        self.session.add(NudgeOptOut(user_id=user_id, at=at))
+        self.session.flush()
+        return True
+
+    def delete(self, user_id: str) -> bool:
+        """Opt ``user_id`` back in; False if they were not out."""
+        row = self.session.get(NudgeOptOut, user_id)
+        if row is None:
+            return False
+        self.session.delete(row)
+        self.session.flush()
+        return True

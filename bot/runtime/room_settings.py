@@ -11,6 +11,8 @@ from storage.models import RoomSettings
 DEFAULT_EVENT_REMINDERS = "7j, 1j, 1h"
 DEFAULT_DEADLINE_REMINDERS = "14j, 7j, 3j, 1j"
 DEFAULT_DIGEST_SCHEDULE = "lundi 09:00"
+DEFAULT_NUDGES = False  # opt-in: a room asks for nudges with `!réglages relances on`
+DEFAULT_NUDGE_MAX_MEMBERS = 100  # no nudge mentions more people than a working group
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class RoomView:
     event_reminders: str
     deadline_reminders: str
     tag_synonyms: dict[str, str] = field(default_factory=dict)
+    nudges: bool = DEFAULT_NUDGES
+    nudge_max_members: int = DEFAULT_NUDGE_MAX_MEMBERS
 
     @property
     def tz(self) -> ZoneInfo:
@@ -47,4 +51,8 @@ def resolve(room_id: str, stored: RoomSettings | None, defaults: BotConfig) -> R
         event_reminders=str(pick(stored.event_reminders, DEFAULT_EVENT_REMINDERS)),
         deadline_reminders=str(pick(stored.deadline_reminders, DEFAULT_DEADLINE_REMINDERS)),
         tag_synonyms=dict(stored.tag_synonyms or {}),
+        nudges=bool(pick(stored.nudges, DEFAULT_NUDGES)),
+        nudge_max_members=int(
+            pick(stored.nudge_max_members, DEFAULT_NUDGE_MAX_MEMBERS)  # type: ignore[call-overload]
+        ),
     )

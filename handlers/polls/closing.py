@@ -26,6 +26,7 @@ from bot.runtime.timers import TaskRun, Timers
 from bot.text.i18n import N_
 from handlers.polls.consent import ANSWERS, ConsentResult
 from handlers.polls.events import UNSTABLE_END, build_poll_end, vote_emoji
+from handlers.polls.nudges import nudge_task_key
 from handlers.polls.quorum import Quorum
 from handlers.polls.results import (
     decision_result,
@@ -151,6 +152,7 @@ class Closer:
         """Store the result at ``end``, tell clients the poll ended (if asked), post results."""
         if cancel_timer:
             self.timers.cancel(session, close_task_key(poll))
+        self.timers.cancel(session, nudge_task_key(poll))  # no nudge once closed
         if poll.kind == "consent":
             await self._close_decision(
                 session,

@@ -55,6 +55,7 @@ from handlers.polls.events import (
     vote_emoji,
 )
 from handlers.polls.intake import PollIntake
+from handlers.polls.nudges import NUDGE_KIND, Nudger, no_nudge, nudge_me, nudge_task_key, plan_nudge
 from storage.models import OutboxMessage
 from storage.poll_models import Poll
 from storage.polls import PollRepository
@@ -243,6 +244,8 @@ class PollCommands:
 
 
 def _set_closing_timer(ctx: Context, poll: Poll) -> None:
+    """The closing timer, and the nudge a day before (it fires only where nudges are on)."""
+    plan_nudge(ctx, poll)
     if poll.closes_at is not None:
         ctx.timers.add(
             ctx.session,
@@ -350,6 +353,7 @@ async def cancel_poll(ctx: Context, poll_id: int) -> None:
         poll, closed_at=ctx.clock.now(), closed_by=ctx.sender, result=None, status="cancelled"
     )
     ctx.timers.cancel(ctx.session, close_task_key(poll))
+    ctx.timers.cancel(ctx.session, nudge_task_key(poll))
     if poll.origin == "command" and poll.start_event_id:
         text = ctx.t(N_("Poll {poll} was cancelled."), poll=poll.short_id)
         ctx.send(
@@ -386,6 +390,13 @@ def feature(services: Services) -> Feature:
     commands = PollCommands(closer, services.gateway)
     intake = PollIntake(closer, announce=send_notice)
     timer = ClosingTimer(closer, services.config.bot)
+    nudger = Nudger(
+        services.outbox,
+        services.renderer,
+        services.gateway,
+        services.config.bot,
+        services.config.matrix.user_id,
+    )
     return Feature(
         cancellers={"S": cancel_poll},
         commands=[
@@ -450,6 +461,28 @@ def feature(services: Services) -> Feature:
                 ),
             ),
             Command(
+                name="pas-de-relance",
+                aliases=("no-nudge",),
+                handler=no_nudge,
+                summary=N_("never be mentioned by nudges, in any room"),
+                usage="",
+                examples=(N_("no-nudge"),),
+                permission=Permission.EVERYONE,
+                details=N_(
+                    "In rooms that use them, nudges mention, a day before a poll or a decision "
+                    "closes, the members who have not answered. Undo with !nudge-me."
+                ),
+            ),
+            Command(
+                name="relance-moi",
+                aliases=("nudge-me",),
+                handler=nudge_me,
+                summary=N_("nudges may mention you again"),
+                usage="",
+                examples=(N_("nudge-me"),),
+                permission=Permission.EVERYONE,
+            ),
+            Command(
                 name="clore",
                 aliases=("close",),
                 handler=commands.clore,
@@ -473,7 +506,13 @@ def feature(services: Services) -> Feature:
                 fire=timer.fire,
                 describe_missed=timer.describe_missed,
                 grace=None,  # results are still worth posting after a long downtime
-            )
+            ),
+            TaskKind(
+                name=NUDGE_KIND,
+                fire=nudger.fire,
+                describe_missed=nudger.describe_missed,
+                # the default grace: a nudge an hour late still helps, a day late it does not
+            ),
         ],
         sent_hooks=[(SENT_PREFIX, sent_hook(services.outbox))],
     )

@@ -116,3 +116,10 @@ def decision_result(session: Session, poll: Poll, end: datetime | None = None) -
         if end_ts is None or row.ts <= end_ts
     ]
     return consent_result(choices, reasons)
+
+
+def answered_by(session: Session, poll: Poll) -> set[str]:
+    """Who has a vote standing on the poll now (a withdrawn vote is no answer)."""
+    assert poll.id is not None
+    ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
+    return set(latest_selections(ballots))

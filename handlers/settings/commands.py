@@ -97,6 +97,30 @@ def _set_synonym(ctx: Context, value: str) -> dict[str, object]:
     return {"tag_synonyms": synonyms}
 
 
+ON_WORDS = frozenset({"on", "oui", "yes", "actif", "active"})
+MAX_NUDGE_ROOM = 10_000
+
+
+def _set_nudges(ctx: Context, value: str) -> dict[str, object]:
+    """``on``, ``off`` or ``on 50`` (no nudge in rooms of more than 50 members)."""
+    words = value.split()
+    switch = fold(words[0]) if words else ""
+    if switch in OFF_WORDS and len(words) == 1:
+        return {"nudges": False}
+    if switch in ON_WORDS and len(words) == 1:
+        return {"nudges": True}
+    sized = len(words) == 2 and words[1].isdigit() and 2 <= int(words[1]) <= MAX_NUDGE_ROOM
+    if switch in ON_WORDS and sized:
+        return {"nudges": True, "nudge_max_members": int(words[1])}
+    raise UserError(
+        "Nudges are on or off, with at most how many members a room may have for them, "
+        "e.g. {on}, {sized} or {off}.",
+        on="!réglages relances on",
+        sized="!réglages relances on 50",
+        off="!réglages relances off",
+    )
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # French, as typed
@@ -120,6 +144,7 @@ SETTINGS = [
     ),
     Setting("organisateurs", ("organisers", "organizers"), _set_organisers, "organisateurs 50"),
     Setting("synonyme", ("synonym",), _set_synonym, "synonyme #ess = #économiesociale"),
+    Setting("relances", ("nudges",), _set_nudges, "relances on"),
 ]  # fmt: skip
 
 
@@ -170,6 +195,8 @@ async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
             deadline_reminders=room.deadline_reminders,
             organisers=room.organiser_power_level,
             synonyms=sorted(room.tag_synonyms.items()),
+            nudges=room.nudges,
+            nudge_max_members=room.nudge_max_members,
         )
         return
     if not await ctx.is_organiser():
@@ -215,7 +242,8 @@ def commands(handler: Handler) -> list[Command]:
             details=N_(
                 "Settings: langue fr|en, fuseau <IANA timezone>, résumé <day> <time> | off, "
                 "salon-résumé <room>, rappels-événement <offsets>, rappels-échéance <offsets>, "
-                "organisateurs <power level>, synonyme #tag = #canonical."
+                "organisateurs <power level>, synonyme #tag = #canonical, "
+                "relances on [max members] | off."
             ),
         )
     ]
