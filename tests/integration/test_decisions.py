@@ -3,7 +3,7 @@ message, one changes their vote, an objection is asked for and given its reason 
 and the decision closes at `fin:` with the rule and the objection in the result; a quorum
 counted from the room's members; a poll whose results are shown at the close; ranked and score
 polls voted by reply (a changed ranking, a bad reply explained); a meeting poll by reply whose
-best slot becomes an event."""
+best slot becomes an event; a nudge mentioning exactly the non-voters once, not the opted-out."""
 
 from __future__ import annotations
 
@@ -215,3 +215,34 @@ async def test_meeting_poll_by_reply_and_its_best_slot_made_an_event(bot_room, m
     )
     assert "09:00" in announced["content"]["body"], announced["content"]["body"]
     assert stored(bot, "select title from agenda_item") == [("Prochaine plénière",)]
+
+
+async def test_nudge_mentions_the_non_voters_once_not_the_opted_out(bot_room, make_person):
+    bot, organiser, room_id = bot_room
+    alice = await member(make_person, organiser, room_id, "alice")
+    bob = await member(make_person, organiser, room_id, "bob")
+    carol = await member(make_person, organiser, room_id, "carol")
+    asked = await organiser.send_text(room_id, "!réglages relances on")
+    await organiser.wait_for(room_id, notice(bot.user_id, "relances"), after=asked)
+    asked = await carol.send_text(room_id, "!pas-de-relance")
+    await carol.wait_for(room_id, notice(bot.user_id, "ne vous mentionneront plus"), after=asked)
+
+    # closes in 24 hours and 40 seconds: the nudge is due in 40 seconds
+    asked = await organiser.send_text(
+        room_id, "!décision Pique-nique samedi ; fin: dans 86440 secondes"
+    )
+    proposed = await organiser.wait_for(room_id, notice(bot.user_id, "Décision S1"), after=asked)
+    voted = await alice.react(room_id, proposed["event_id"], "✅")
+    nudge = await bob.wait_for(
+        room_id,
+        text(sender=bot.user_id, contains="Pas encore répondu", msgtype="m.text"),
+        timeout=90,
+        after=voted,
+    )
+    assert nudge["content"]["m.mentions"] == {
+        "user_ids": sorted([organiser.user_id, bob.user_id])
+    }, nudge["content"]
+    assert "La décision S1 « Pique-nique samedi » se clôt" in nudge["content"]["body"]
+    assert stored(bot, "select count(*) from outbox_message where key like 'pollnudge:%'") == [(1,)]
+    asked = await organiser.send_text(room_id, "!annuler S1")
+    await organiser.wait_for(room_id, notice(bot.user_id, "annulé"), after=asked)
