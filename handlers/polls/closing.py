@@ -56,7 +56,9 @@ def end_event_key(poll: Poll) -> str:
     return f"pollend:{poll.short_id}"
 
 
-def _result_snapshot(result: TallyResult, quorum: Quorum | None) -> dict[str, Any]:
+def _result_snapshot(
+    result: TallyResult, quorum: Quorum | None, members: int | None
+) -> dict[str, Any]:
     """What is stored at the close: counts only, never who voted what (vote privacy)."""
     return {
         "counts": dict(result.counts),
@@ -65,6 +67,7 @@ def _result_snapshot(result: TallyResult, quorum: Quorum | None) -> dict[str, An
         "spoiled": result.spoiled,
         "winners": list(result.winners),
         "quorum": quorum.snapshot() if quorum else None,
+        "members": members,  # in the room at the close: the participation rate
     }
 
 
@@ -83,7 +86,7 @@ def _rows(poll: Poll, result: TallyResult) -> list[dict[str, Any]]:
 
 
 def _decision_snapshot(
-    result: ConsentResult, outcome: str, quorum: Quorum | None
+    result: ConsentResult, outcome: str, quorum: Quorum | None, members: int | None
 ) -> dict[str, Any]:
     """What is stored when a decision closes: counts and the outcome, no names."""
     return {
@@ -93,6 +96,7 @@ def _decision_snapshot(
         "objections": len(result.objections),
         "winners": [],
         "quorum": quorum.snapshot() if quorum else None,
+        "members": members,
     }
 
 
@@ -120,21 +124,20 @@ class Closer:
     gateway: FeatureGateway  # members' names, and who is in the room for a quorum
     bot_user_id: str
 
-    async def quorum(self, poll: Poll, voters: int) -> Quorum | None:
-        """The poll's quorum checked against the room's members now (None without one)."""
-        percent = (poll.settings or {}).get("quorum")
-        if not isinstance(percent, int):
-            return None
+    async def members(self, room_id: str) -> int | None:
+        """How many people are in the room now (the bot left out); None if unknown."""
         try:
-            members = [
-                m
-                for m in await self.gateway.joined_member_ids(poll.room_id)
-                if m != self.bot_user_id
-            ]
+            joined = await self.gateway.joined_member_ids(room_id)
         except Exception:  # the homeserver did not answer: say so rather than not closing
-            log.warning("could not count members for the quorum", extra={"room_id": poll.room_id})
-            return Quorum(percent, None, voters)
-        return Quorum(percent, len(members), voters)
+            log.warning("could not count the room's members", extra={"room_id": room_id})
+            return None
+        return len([m for m in joined if m != self.bot_user_id])
+
+    async def quorum(self, poll: Poll, voters: int) -> tuple[int | None, Quorum | None]:
+        """The room's members at the close, and the poll's quorum checked against them."""
+        members = await self.members(poll.room_id)
+        percent = (poll.settings or {}).get("quorum")
+        return members, Quorum(percent, members, voters) if isinstance(percent, int) else None
 
     async def close(
         self,
@@ -176,9 +179,12 @@ class Closer:
             )
             return
         result = poll_tally(session, poll, end)
-        quorum = await self.quorum(poll, result.voters)
+        members, quorum = await self.quorum(poll, result.voters)
         PollRepository(session).mark_closed(
-            poll, closed_at=end, closed_by=closed_by, result=_result_snapshot(result, quorum)
+            poll,
+            closed_at=end,
+            closed_by=closed_by,
+            result=_result_snapshot(result, quorum, members),
         )
         texts = dict(poll.answers)
         winners = [texts[answer_id] for answer_id in result.winners]
@@ -233,9 +239,12 @@ class Closer:
     ) -> None:
         """Score averages or the instant-runoff's rounds, stated with their rule."""
         summary = poll_tally(session, poll, end)  # what the digest shows of it
-        quorum = await self.quorum(poll, summary.voters)
+        members, quorum = await self.quorum(poll, summary.voters)
         PollRepository(session).mark_closed(
-            poll, closed_at=end, closed_by=closed_by, result=_result_snapshot(summary, quorum)
+            poll,
+            closed_at=end,
+            closed_by=closed_by,
+            result=_result_snapshot(summary, quorum, members),
         )
         texts = dict(poll.answers)
         details: dict[str, Any]
@@ -312,14 +321,14 @@ class Closer:
     ) -> None:
         """Apply the consent rule and post the result, objections listed with their reasons."""
         result = decision_result(session, poll, end)
-        quorum = await self.quorum(poll, result.voters)
+        members, quorum = await self.quorum(poll, result.voters)
         # short of the quorum nothing is adopted; a quorum that could not be checked blocks not
         outcome = "no_quorum" if quorum and quorum.reached is False else result.outcome
         PollRepository(session).mark_closed(
             poll,
             closed_at=end,
             closed_by=closed_by,
-            result=_decision_snapshot(result, outcome, quorum),
+            result=_decision_snapshot(result, outcome, quorum, members),
         )
         rendered = self.renderer.render(
             "polls_decision_results",
