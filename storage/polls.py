@@ -109,6 +109,13 @@ class PollRepository:
             statement = statement.where(Poll.room_id == room_id)
         return list(self.session.exec(statement.order_by(col(Poll.closed_at), col(Poll.id))))
 
+    def list_closed(self, *, room_id: str | None = None) -> list[Poll]:
+        """Every poll closed (not cancelled), oldest close first (export)."""
+        statement = select(Poll).where(Poll.status == "closed")
+        if room_id is not None:
+            statement = statement.where(Poll.room_id == room_id)
+        return list(self.session.exec(statement.order_by(col(Poll.closed_at), col(Poll.id))))
+
     def list_open_at(self, moment: datetime, *, room_id: str | None = None) -> list[Poll]:
         """Polls created by ``moment`` and not closed or cancelled by then (digest)."""
         statement = select(Poll).where(

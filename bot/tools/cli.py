@@ -103,8 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--dir", default=".sandbox", help="working folder (default .sandbox)")
     sandbox.add_argument("--port", type=int, default=8008, help="homeserver port (default 8008)")
     sandbox.set_defaults(func=cmd_sandbox)
-    export = sub.add_parser("export", help="export data for organisers (proposals)")
-    export.add_argument("what", choices=["proposals"], help="what to export")
+    export = sub.add_parser(
+        "export", help="export data for organisers (proposals, closed polls and decisions)"
+    )
+    export.add_argument("what", choices=["proposals", "decisions"], help="what to export")
     export.add_argument("--room", help="only this room ID (default: every room)")
     export.add_argument("--format", choices=["csv", "json", "md"], default="csv")
     export.add_argument("--config", "-c", help="configuration file (default config.toml)")
