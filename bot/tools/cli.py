@@ -132,10 +132,15 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.tools.export import run_export
+    from bot.tools.export_decisions import run_export_decisions
 
     config = _load(args)
     if isinstance(config, int):
         return config
+    if args.what == "decisions":
+        return run_export_decisions(
+            config.database_url, room_id=args.room, fmt=args.format, output=args.output
+        )
     return run_export(
         config.database_url, what=args.what, room_id=args.room, fmt=args.format, output=args.output
     )

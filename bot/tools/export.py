@@ -118,17 +118,12 @@ def run_export(
     database_url: str, *, what: str, room_id: str | None, fmt: str, output: str | None
 ) -> int:
     """What `concerto export` does: write the export to a file or stdout; exit code."""
-    if what not in ("proposals", "decisions"):
-        print(f"cannot export {what!r}: only 'proposals' or 'decisions'", file=sys.stderr)
+    if what != "proposals":
+        print(f"cannot export {what!r}: only 'proposals'", file=sys.stderr)
         return 1
     database = Database.from_url(database_url)
     try:
-        if what == "decisions":
-            from bot.tools.export_decisions import export_decisions
-
-            text = export_decisions(database, room_id=room_id, fmt=fmt)
-        else:
-            text = export_proposals(database, room_id=room_id, fmt=fmt)
+        text = export_proposals(database, room_id=room_id, fmt=fmt)
     except ExportError as error:
         print(f"export failed: {error}", file=sys.stderr)
         return 1

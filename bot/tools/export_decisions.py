@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import inspect
@@ -103,3 +105,23 @@ def export_decisions(database: Database, *, room_id: str | None = None, fmt: str
     if fmt == "md":
         return _markdown(records)
     return _csv(records)
+
+
+def run_export_decisions(
+    database_url: str, *, room_id: str | None, fmt: str, output: str | None
+) -> int:
+    """What `concerto export decisions` does: write the export to a file or stdout; exit code."""
+    database = Database.from_url(database_url)
+    try:
+        text = export_decisions(database, room_id=room_id, fmt=fmt)
+    except ExportError as error:
+        print(f"export failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        database.close()
+    if output:
+        Path(output).write_text(text, encoding="utf-8", newline="")
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -62,3 +62,15 @@ async def test_decisions_export_csv_guards_formulas_and_markdown(bot: Harness):
     assert "— blocked" in markdown and "winner: jeudi" in markdown
     with pytest.raises(ExportError):
         export_decisions(bot.database, fmt="xlsx")
+
+
+async def test_decisions_export_cli_writes_file(bot: Harness, tmp_path, monkeypatch):
+    from bot.tools import cli
+
+    await closed_decision_and_poll(bot)
+    url = bot.database.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setattr(cli, "_load", lambda args: type("C", (), {"database_url": url})())
+    output = tmp_path / "decisions.json"
+    code = cli.main(["export", "decisions", "--format", "json", "--output", str(output)])
+    assert code == 0
+    assert [r["id"] for r in json.loads(output.read_text(encoding="utf-8"))] == ["S1", "S2"]
