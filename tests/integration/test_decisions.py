@@ -3,7 +3,8 @@ message, one changes their vote, an objection is asked for and given its reason 
 and the decision closes at `fin:` with the rule and the objection in the result; a quorum
 counted from the room's members; a poll whose results are shown at the close; ranked and score
 polls voted by reply (a changed ranking, a bad reply explained); a meeting poll by reply whose
-best slot becomes an event; a nudge mentioning exactly the non-voters once, not the opted-out."""
+best slot becomes an event; a nudge mentioning exactly the non-voters once, not the opted-out;
+a decision surviving a SIGKILL between its votes and its close."""
 
 from __future__ import annotations
 
@@ -246,3 +247,32 @@ async def test_nudge_mentions_the_non_voters_once_not_the_opted_out(bot_room, ma
     assert stored(bot, "select count(*) from outbox_message where key like 'pollnudge:%'") == [(1,)]
     asked = await organiser.send_text(room_id, "!annuler S1")
     await organiser.wait_for(room_id, notice(bot.user_id, "annulé"), after=asked)
+
+
+async def test_decision_survives_a_sigkill_between_votes_and_close(bot_room, make_person):
+    bot, organiser, room_id = bot_room
+    alice = await member(make_person, organiser, room_id, "alice")
+    bob = await member(make_person, organiser, room_id, "bob")
+    carol = await member(make_person, organiser, room_id, "carol")
+    asked = await organiser.send_text(
+        room_id, "!décision Pique-nique samedi ; fin: dans 40 secondes"
+    )
+    proposed = await organiser.wait_for(room_id, notice(bot.user_id, "Décision S1"), after=asked)
+    message = proposed["event_id"]
+    await alice.react(room_id, message, "✅")
+    objection = await bob.react(room_id, message, "✋")
+    await bob.wait_for(room_id, text(sender=bot.user_id, contains="vous objectez"), after=objection)
+
+    await bot.kill()  # votes are stored; nothing in memory is needed to close
+    await carol.react(room_id, message, "🤷")  # while the bot is down
+    await bob.send_text(room_id, "Il va pleuvoir.", reply_to=message)
+    bot.start()
+
+    result = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résultat de la décision S1"), timeout=90, after=asked
+    )
+    body = result["content"]["body"]
+    assert "✅ d’accord — 1" in body and "🤷 abstention — 1" in body, body
+    assert "✋ objection — 1" in body and "3 votants" in body, body
+    assert body.rstrip().endswith(" : Il va pleuvoir."), body
+    assert stored(bot, "select count(*) from outbox_message where key = 'pollresults:S1'") == [(1,)]
