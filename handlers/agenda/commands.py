@@ -39,6 +39,7 @@ from handlers.agenda.args import (
     plan_reminders,
 )
 from handlers.agenda.from_poll import draft_from_poll, poll_number
+from handlers.agenda.nudges import DEADLINE_NUDGE_KIND, DeadlineNudger, plan_deadline_nudge
 from handlers.agenda.reminders import Reminders
 from handlers.agenda.view import AgendaView, read_agenda_format
 from storage.agenda import DEADLINE, EVENT, AgendaRepository
@@ -111,6 +112,8 @@ class Agenda:
                     "timezone": item.timezone,
                 },
             )
+        if kind == DEADLINE and ctx.room.nudges:  # rooms without nudges get no extra task
+            plan_deadline_nudge(ctx, item, label(item), now)
         rendered = ctx.renderer.render(
             "events_announcement",
             ctx.language,
@@ -326,6 +329,14 @@ def feature(services: Services) -> Feature:
         )
         for name in REMINDER_KINDS.values()
     ]
+    nudger = DeadlineNudger(
+        services.outbox,
+        services.renderer,
+        services.gateway,
+        services.config.bot,
+        services.config.matrix.user_id,
+    )
+    task_kinds.append(TaskKind(DEADLINE_NUDGE_KIND, nudger.fire, nudger.describe_missed))
     return Feature(
         commands=commands,
         hooks=Hooks(reactions=[agenda.on_reaction], redactions=[agenda.on_redaction]),

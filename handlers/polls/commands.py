@@ -470,7 +470,8 @@ def feature(services: Services) -> Feature:
                 permission=Permission.EVERYONE,
                 details=N_(
                     "In rooms that use them, nudges mention, a day before a poll or a decision "
-                    "closes, the members who have not answered. Undo with !nudge-me."
+                    "closes, the members who have not answered, and a day before a deadline, "
+                    "those who have not posted a proposal. Undo with !nudge-me."
                 ),
             ),
             Command(

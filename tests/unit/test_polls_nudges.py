@@ -103,3 +103,40 @@ async def test_nudge_opt_out_and_back_in(bot: Harness):
 async def test_nudge_setting_refuses_bad_values(bot: Harness, value):
     [answer] = await bot.say(ORGANISER, f"!réglages relances {value}")
     assert "Les relances sont on ou off" in answer, answer
+
+
+async def test_deadline_nudge_mentions_who_has_not_proposed_since_it_was_announced(bot: Harness):
+    bot.sender.members[ROOM] = MEMBERS
+    await bot.say("@bob:test", "!proposition Avant l'échéance #vieux")  # before: does not count
+    bot.clock.set(START + timedelta(minutes=1))
+    await bot.say(ORGANISER, "!réglages relances on")
+    await bot.say("@erin:test", "!pas-de-relance")
+    await bot.say(ORGANISER, "!échéance Dépôt des idées ; dans 3 jours")
+    await bot.say(AUTHOR, "!proposition Un jardin partagé #jardin")
+    await bot.say("@carol:test", "Une idée #proposition #vélo")  # captured from a message
+    await fire_at(bot, START + timedelta(days=2, minutes=1))
+    [nudge] = [
+        m for m in bot.sender.sent if "Pas encore de proposition" in m["content"].get("body", "")
+    ]
+    assert nudge["content"]["m.mentions"] == {"user_ids": ["@bob:test", ORGANISER]}
+    assert "L’échéance D1 « Dépôt des idées » est" in nudge["content"]["body"]
+    await fire_at(bot, START + timedelta(days=2, hours=6))
+    assert (
+        len(
+            [
+                m
+                for m in bot.sender.sent
+                if "Pas encore de proposition" in m["content"].get("body", "")
+            ]
+        )
+        == 1
+    )
+
+
+async def test_deadline_nudge_cancelled_with_the_deadline(bot: Harness):
+    await bot.say(ORGANISER, "!réglages relances on")
+    await bot.say(ORGANISER, "!échéance Dépôt ; dans 3 jours")
+    await bot.say(ORGANISER, "!annuler D1")
+    with bot.database.session() as session:
+        tasks = {t.key: t.status for t in session.exec(select(ScheduledTask))}
+    assert tasks["reminder:D1:nudge"] == "cancelled"
