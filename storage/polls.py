@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from storage.poll_models import NudgeOptOut, Poll, PollBallot, PollReason
+from storage.poll_models import AnonymousBallot, NudgeOptOut, Poll, PollBallot, PollReason
 
 
 class PollRepository:
@@ -169,6 +169,36 @@ class PollRepository:
     def delete_ballot(self, ballot: PollBallot) -> None:
         self.session.delete(ballot)
         self.session.flush()
+
+    # --- anonymous ballots -------------------------------------------------------------------
+
+    def put_anonymous_ballot(
+        self, poll: Poll, *, voter_key: str, selections: Sequence[str]
+    ) -> None:
+        """Keep this voter's answer, replacing their previous one."""
+        assert poll.id is not None
+        statement = select(AnonymousBallot).where(
+            AnonymousBallot.poll_id == poll.id, AnonymousBallot.voter_key == voter_key
+        )
+        row = self.session.exec(statement).first() or AnonymousBallot(
+            poll_id=poll.id, voter_key=voter_key, selections=[]
+        )
+        row.selections = list(selections)
+        self.session.add(row)
+        self.session.flush()
+
+    def list_anonymous_ballots(self, poll_id: int) -> list[AnonymousBallot]:
+        statement = select(AnonymousBallot).where(AnonymousBallot.poll_id == poll_id)
+        return list(self.session.exec(statement.order_by(col(AnonymousBallot.id))))
+
+    def forget_anonymous_voters(self, poll: Poll) -> None:
+        """Unlink every ballot of the poll from its voter: keys and the poll's secret go."""
+        assert poll.id is not None
+        for row in self.list_anonymous_ballots(poll.id):
+            row.voter_key = None
+            self.session.add(row)
+        settings = {k: v for k, v in (poll.settings or {}).items() if k != "secret"}
+        self.update(poll, settings=settings)
 
     # --- reasons (replies to a decision) ----------------------------------------------------
 

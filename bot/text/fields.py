@@ -31,6 +31,7 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "quorum": ("quorum",),
     "results": ("résultats", "results"),
     "type": ("type",),
+    "anonymous": ("anonyme", "anonymous"),
 }
 
 MAX_KEY_LENGTH = 20

@@ -20,7 +20,9 @@ from bot.text.i18n import N_, Message
 from handlers.polls.events import MAX_ANSWER_LENGTH, MAX_ANSWERS, MIN_ANSWERS
 
 MAX_QUESTION_LENGTH = 500
-POLL_OPTIONS = frozenset({"end", "choices", "quorum", "results", "type"})
+POLL_OPTIONS = frozenset({"end", "choices", "quorum", "results", "type", "anonymous"})
+YES_WORDS = frozenset({"oui", "yes", "o", "y"})
+NO_WORDS = frozenset({"non", "no", "n"})
 # What people write after ``type:`` (folded) → the poll's kind.
 POLL_KINDS = {
     "choix": "choice",
@@ -58,6 +60,7 @@ class PollRequest:
     quorum: int | None = None  # percent of the room's members who must answer
     hide_results: bool = False  # results shown at the close only
     kind: str = "choice"  # choice | score | ranked
+    anonymous: bool = False  # ballots by direct message, results without names
 
     def settings(self) -> dict[str, object]:
         """The options kept with the poll (``Poll.settings``)."""
@@ -66,6 +69,8 @@ class PollRequest:
             chosen["quorum"] = self.quorum
         if self.hide_results:
             chosen["results"] = "end"
+        if self.anonymous:
+            chosen["anonymous"] = True
         return chosen
 
 
@@ -137,8 +142,13 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
             )
         seen[key] = answer
     kind = read_kind(options["type"]) if "type" in options else "choice"
+    anonymous = read_yes_no(options["anonymous"]) if "anonymous" in options else False
     if kind != "choice":
         _refuse_for_replies(options)
+    if anonymous and kind != "choice":
+        raise UserError(
+            N_("Anonymous ballots are for polls where people pick answers, not with “type:”.")
+        )
     max_selections = 1
     if "choices" in options:
         value = options["choices"]
@@ -163,6 +173,22 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
         quorum=read_quorum(options["quorum"]) if "quorum" in options else None,
         hide_results=read_results(options["results"]) if "results" in options else False,
         kind=kind,
+        anonymous=anonymous,
+    )
+
+
+def read_yes_no(value: str) -> bool:
+    """``oui`` / ``non`` (``yes`` / ``no``); else a UserError."""
+    folded = fold_key(value.strip())
+    if folded in YES_WORDS:
+        return True
+    if folded in NO_WORDS:
+        return False
+    raise UserError(
+        N_("“{value}” is not yes or no: write {yes} or {no}."),
+        value=value,
+        yes="anonyme: oui",
+        no="anonyme: non",
     )
 
 

@@ -186,6 +186,8 @@ class Closer:
             closed_by=closed_by,
             result=_result_snapshot(result, quorum, members),
         )
+        if (poll.settings or {}).get("anonymous"):
+            PollRepository(session).forget_anonymous_voters(poll)  # no voter–answer link kept
         texts = dict(poll.answers)
         winners = [texts[answer_id] for answer_id in result.winners]
         if send_end_event and poll.start_event_id:

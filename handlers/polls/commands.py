@@ -30,6 +30,12 @@ from bot.runtime.timers import TaskKind
 from bot.text.dates import format_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
+from handlers.polls.anonymous import (
+    AnonymousBallots,
+    is_anonymous,
+    new_secret,
+    read_ballot_request,
+)
 from handlers.polls.args import (
     DecisionRequest,
     PollRequest,
@@ -84,6 +90,9 @@ class PollCommands:
         if request.kind != "choice":
             self._start_by_replies(ctx, request)
             return
+        if request.anonymous:
+            self._start_anonymous(ctx, request)
+            return
         content, ids = build_poll_start(
             request.question,
             list(request.answers),
@@ -105,6 +114,40 @@ class PollCommands:
         ctx.send(f"{SENT_PREFIX}{poll.short_id}:start", content, event_type=UNSTABLE_START)
         _set_closing_timer(ctx, poll)
         send_notice(ctx, poll, ctx.event_id)
+
+    def _start_anonymous(self, ctx: Context, request: PollRequest) -> None:
+        """An anonymous poll: no native poll (its responses are public), ballots by DM."""
+        poll = PollRepository(ctx.session).add(
+            room_id=ctx.room_id,
+            author=ctx.sender,
+            question=request.question,
+            answers=[(f"a{n}", text) for n, text in enumerate(request.answers, start=1)],
+            max_selections=request.max_selections,
+            settings={**request.settings(), "secret": new_secret()},
+            created_at=ctx.clock.now(),
+            closes_at=request.closes_at,
+            command_event_id=ctx.event_id,
+        )
+        _set_closing_timer(ctx, poll)
+        closes = (
+            format_when(poll.closes_at, tz=ctx.room.tz, language=ctx.language)
+            if poll.closes_at
+            else None
+        )
+        rendered = ctx.renderer.render(
+            "polls_anonymous_started",
+            ctx.language,
+            poll_id=poll.short_id,
+            question=poll.question,
+            answers=[text for _, text in poll.answers],
+            max_selections=poll.max_selections,
+            closes=closes,
+            quorum=request.quorum,
+        )
+        ctx.send(
+            f"{SENT_PREFIX}{poll.short_id}:notice",
+            notice_content(rendered, reply_to=ctx.event_id, thread_root=ctx.thread_root),
+        )
 
     def _start_by_replies(self, ctx: Context, request: PollRequest) -> None:
         """A score or ranked poll: no native poll (its semantics do not fit), a message people
@@ -354,6 +397,8 @@ async def cancel_poll(ctx: Context, poll_id: int) -> None:
     )
     ctx.timers.cancel(ctx.session, close_task_key(poll))
     ctx.timers.cancel(ctx.session, nudge_task_key(poll))
+    if is_anonymous(poll):
+        PollRepository(ctx.session).forget_anonymous_voters(poll)
     if poll.origin == "command" and poll.start_event_id:
         text = ctx.t(N_("Poll {poll} was cancelled."), poll=poll.short_id)
         ctx.send(
@@ -388,7 +433,8 @@ def feature(services: Services) -> Feature:
         services.config.matrix.user_id,
     )
     commands = PollCommands(closer, services.gateway)
-    intake = PollIntake(closer, announce=send_notice)
+    anonymous = AnonymousBallots(services.gateway)
+    intake = PollIntake(closer, announce=send_notice, anonymous=anonymous)
     timer = ClosingTimer(closer, services.config.bot)
     nudger = Nudger(
         services.outbox,
@@ -408,7 +454,8 @@ def feature(services: Services) -> Feature:
                 summary=N_("start a poll (2 to 20 options) that every client can answer"),
                 usage=N_(
                     "<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N] "
-                    "[; type: score|ranked] [; quorum: N%] [; results: at the end]"
+                    "[; type: score|ranked] [; quorum: N%] [; results: at the end] "
+                    "[; anonymous: yes]"
                 ),
                 examples=(
                     N_("poll Which day for the workshop? ; Tuesday ; Thursday ; end: friday 6pm"),
@@ -458,6 +505,22 @@ def feature(services: Services) -> Feature:
                     "(“yes no maybe”), or only some (“1:yes 3:no”). At the close the best slot "
                     "is announced (most yes, then most maybe, then the earliest); an organiser "
                     "turns it into an event with !event from S<n>."
+                ),
+            ),
+            Command(
+                name="bulletin",
+                aliases=("ballot",),
+                handler=anonymous.bulletin,
+                arguments=read_ballot_request,
+                summary=N_("get a ballot for an anonymous poll, by direct message"),
+                usage=N_("<poll ID>"),
+                examples=(N_("ballot S3"),),
+                permission=Permission.EVERYONE,
+                details=N_(
+                    "Answer the ballot in the direct message with the poll's ID and your "
+                    "choice, e.g. “S3 2”; your latest answer counts until the close. Results "
+                    "show no names, and the link between you and your answer is deleted at the "
+                    "close."
                 ),
             ),
             Command(

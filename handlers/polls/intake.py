@@ -20,6 +20,7 @@ from bot.runtime.messages import ping_content
 from bot.text.errors import UserError
 from bot.text.i18n import N_
 from bot.text.replies import command_text
+from handlers.polls.anonymous import AnonymousBallots, is_anonymous
 from handlers.polls.args import MAX_QUESTION_LENGTH
 from handlers.polls.availability import read_availability
 from handlers.polls.closing import Closer
@@ -51,9 +52,10 @@ Announce = Callable[[Context, Poll, str], None]
 class PollIntake:
     """Poll events, reactions and redactions turned into stored polls, ballots and closes."""
 
-    def __init__(self, closer: Closer, announce: Announce) -> None:
+    def __init__(self, closer: Closer, announce: Announce, anonymous: AnonymousBallots) -> None:
         self.closer = closer
         self.announce = announce
+        self.anonymous = anonymous
 
     async def on_poll_event(self, ctx: Context, raw: dict[str, Any]) -> None:
         """An MSC3381 start, response or end event (unstable or stable type)."""
@@ -118,6 +120,8 @@ class PollIntake:
         poll = PollRepository(ctx.session).get_by_event(ctx.room_id, target_event_id)
         if poll is None:
             return
+        if is_anonymous(poll):
+            return  # a public reaction is no anonymous ballot
         moment = to_millis(ctx.origin_ts)
         if poll.kind == "consent":
             ballot = consent_ballot(ctx.sender, moment, ctx.event_id, key)
@@ -153,7 +157,10 @@ class PollIntake:
 
     async def on_message(self, ctx: Context, body: str, raw: dict[str, Any]) -> None:
         """A reply to an open decision's message is kept as its author's reason (shown with
-        the result if they object at the close), acknowledged with a reaction."""
+        the result if they object at the close), acknowledged with a reaction. In the bot's
+        direct room, ``S3 2`` is a ballot of an anonymous poll."""
+        if await self.anonymous.on_direct_message(ctx, command_text(body)):
+            return
         target = _replied_to(raw)
         if target is None:
             return

@@ -67,6 +67,8 @@ class Nudger:
         poll = PollRepository(run.session).get(poll_id) if isinstance(poll_id, int) else None
         if poll is None or poll.status != "open" or poll.closes_at is None:
             return
+        if (poll.settings or {}).get("anonymous"):
+            return  # who voted is not known: no one can be nudged
         stored = RoomSettingsRepository(run.session).get(poll.room_id)
         room = resolve(poll.room_id, stored, self.defaults)
         if not room.nudges:

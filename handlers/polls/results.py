@@ -49,6 +49,8 @@ def poll_tally(session: Session, poll: Poll, end: datetime | None = None) -> Tal
     winners those of their own rule: what the digest shows of every kind."""
     assert poll.id is not None
     end = end or poll.closed_at
+    if (poll.settings or {}).get("anonymous"):
+        return _anonymous_tally(session, poll)
     ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
     end_ts = to_millis(end) if end is not None else None
     if poll.kind == "score":
@@ -63,6 +65,20 @@ def poll_tally(session: Session, poll: Poll, end: datetime | None = None) -> Tal
         firsts = ranked.rounds[0].counts if ranked.rounds else dict.fromkeys(answer_ids(poll), 0)
         return _as_tally(firsts, ranked.winners, voters=ranked.ballots)
     return tally(answer_ids(poll), poll.max_selections, ballots, end_ts)
+
+
+def _anonymous_tally(session: Session, poll: Poll) -> TallyResult:
+    """An anonymous poll's count: one stored answer per voter, no one named. Answers reach the
+    bot by direct message and are kept only while the poll is open, so none is late."""
+    assert poll.id is not None
+    rows = PollRepository(session).list_anonymous_ballots(poll.id)
+    ballots = [
+        Ballot(
+            voter=f"ballot-{row.id}", ts=0, event_id=str(row.id), selections=tuple(row.selections)
+        )
+        for row in rows
+    ]
+    return tally(answer_ids(poll), poll.max_selections, ballots)
 
 
 def _replies(ballots: list[Ballot], end_ts: int | None) -> list[tuple[str, ...]]:
@@ -119,7 +135,8 @@ def decision_result(session: Session, poll: Poll, end: datetime | None = None) -
 
 
 def answered_by(session: Session, poll: Poll) -> set[str]:
-    """Who has a vote standing on the poll now (a withdrawn vote is no answer)."""
+    """Who has a vote standing on the poll now (a withdrawn vote is no answer); nobody is
+    known for an anonymous poll."""
     assert poll.id is not None
     ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
     return set(latest_selections(ballots))

@@ -61,7 +61,7 @@ def test_polls_parse_refuses_unknown_keys_with_the_known_ones(text, key, example
         parse(text)
     message = refused.value.message
     assert "Unknown field" in message.msgid and "without the colon" in message.msgid
-    keys = "fin (end), choix (choices), quorum, résultats (results), type"
+    keys = "fin (end), choix (choices), quorum, résultats (results), type, anonyme (anonymous)"
     assert message.params == {"key": key, "keys": keys, "example": example}
 
 
@@ -120,7 +120,9 @@ def test_polls_parse_refuses_repeated_or_foreign_fields():
         parse("Q ; a ; b ; lieu: Tours")
     assert "Unknown field" in foreign.value.message.msgid
     keys = foreign.value.message.params["keys"]
-    assert keys == "fin (end), choix (choices), quorum, résultats (results), type"
+    assert keys == (
+        "fin (end), choix (choices), quorum, résultats (results), type, anonyme (anonymous)"
+    )
 
 
 @pytest.mark.parametrize(
