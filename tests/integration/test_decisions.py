@@ -4,14 +4,15 @@ and the decision closes at `fin:` with the rule and the objection in the result;
 counted from the room's members; a poll whose results are shown at the close; ranked and score
 polls voted by reply (a changed ranking, a bad reply explained); a meeting poll by reply whose
 best slot becomes an event; a nudge mentioning exactly the non-voters once, not the opted-out;
-a decision surviving a SIGKILL between its votes and its close."""
+a decision surviving a SIGKILL between its votes and its close; an anonymous poll voted by
+direct message whose rows carry no voter identity after closing."""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Any
 
-from matrix_people import of_type, reaction_to, text
+from matrix_people import joined, of_type, reaction_to, text
 
 
 def notice(bot_id: str, contains: str):
@@ -276,3 +277,50 @@ async def test_decision_survives_a_sigkill_between_votes_and_close(bot_room, mak
     assert "✋ objection — 1" in body and "3 votants" in body, body
     assert body.rstrip().endswith(" : Il va pleuvoir."), body
     assert stored(bot, "select count(*) from outbox_message where key = 'pollresults:S1'") == [(1,)]
+
+
+async def test_anonymous_poll_by_direct_message_keeps_no_voter_identity(
+    bot_room, make_encrypted_person
+):
+    bot, organiser, room_id = bot_room
+    voters = []
+    for name in ("alice", "bob", "carol"):  # their clients read the encrypted direct rooms
+        person = await make_encrypted_person(name)
+        await organiser.invite(room_id, person.user_id)
+        await person.join(room_id)
+        await person.wait_for(room_id, joined(person.user_id), timeout=30)
+        voters.append(person)
+    alice, bob, carol = voters
+    asked = await organiser.send_text(room_id, "!sondage Qui préside ? ; Ana ; Bea ; anonyme: oui")
+    started = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Sondage anonyme S1"), after=asked
+    )
+    assert "!bulletin S1" in started["content"]["body"]
+
+    for person, choice in ((alice, "S1 2"), (bob, "S1 1"), (carol, "S1 1")):
+        asked = await person.send_text(room_id, "!bulletin S1")
+        await person.wait_for(room_id, notice(bot.user_id, "message direct"), after=asked)
+        direct = await person.wait_for_invite(timeout=30)
+        await person.join(direct)
+        await person.wait_for(direct, notice(bot.user_id, "Votre bulletin"), timeout=30)
+        answered = await person.send_text(direct, choice)
+        await person.wait_for(direct, reaction_to(answered, "🗳️", sender=bot.user_id))
+        if person is alice:  # alice changes her mind
+            answered = await person.send_text(direct, "S1 1")
+            await person.wait_for(direct, reaction_to(answered, "🗳️", sender=bot.user_id))
+
+    closing = await organiser.send_text(room_id, "!clore S1")
+    result = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résultats du sondage S1"), after=closing
+    )
+    body = result["content"]["body"]
+    assert "1️⃣ Ana — 3 votes (100 %)" in body and "3 votants" in body, body
+    for person in (alice, bob, carol):
+        assert person.user_id not in body
+    assert stored(bot, "select voter_key, selections from anonymous_ballot") == [
+        (None, '["a1"]'),
+        (None, '["a1"]'),
+        (None, '["a1"]'),
+    ]
+    assert stored(bot, "select count(*) from poll_ballot") == [(0,)]
+    assert "secret" not in stored(bot, "select settings from poll")[0][0]
