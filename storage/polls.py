@@ -214,6 +214,15 @@ class PollRepository:
         statement = select(PollReason).where(PollReason.poll_id == poll_id)
         return list(self.session.exec(statement.order_by(col(PollReason.ts), col(PollReason.id))))
 
+    def find_reasons(self, room_id: str, event_id: str) -> list[tuple[PollReason, Poll]]:
+        """The reasons given by the reply ``event_id`` in this room, with their decision."""
+        statement = (
+            select(PollReason, Poll)
+            .join(Poll, col(Poll.id) == col(PollReason.poll_id))
+            .where(PollReason.event_id == event_id, Poll.room_id == room_id)
+        )
+        return [(reason, poll) for reason, poll in self.session.exec(statement)]
+
     def delete_reasons_by_event(self, room_id: str, event_id: str) -> int:
         """Forget the reply ``event_id`` (its author deleted it); how many rows went."""
         statement = (

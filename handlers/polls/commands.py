@@ -560,6 +560,7 @@ def feature(services: Services) -> Feature:
         ],
         hooks=Hooks(
             messages=[intake.on_message],
+            edits=[intake.on_edit],
             polls=[intake.on_poll_event],
             reactions=[intake.on_reaction],
             redactions=[intake.on_redaction],

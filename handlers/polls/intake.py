@@ -135,6 +135,46 @@ class PollIntake:
         if ballot.selections == (OBJECT,) and poll.status == "open" and not ctx.is_backlog:
             _ask_reason(ctx, poll)
 
+    async def on_edit(
+        self, ctx: Context, target_event_id: str, new_content: dict[str, Any]
+    ) -> None:
+        """An edited ballot reply or objection reason counts in its new form, from the edit's
+        time (a ballot that no longer reads is answered, and the previous one stands)."""
+        body = new_content.get("body")
+        if not isinstance(body, str):
+            return
+        repository = PollRepository(ctx.session)
+        text = " ".join(command_text(body).split())[:MAX_REASON_LENGTH]
+        for ballot, poll in repository.find_ballots(ctx.room_id, target_event_id):
+            if ballot.source != "reply" or ballot.voter != ctx.sender or poll.status != "open":
+                continue
+            try:
+                selections = BALLOT_READERS[poll.kind](text, answer_ids(poll))
+            except UserError as error:
+                if not ctx.is_backlog:
+                    ctx.reply(error.message)
+                return
+            # kept under the original event, so deleting that message withdraws the ballot
+            repository.add_ballot(
+                poll,
+                voter=ctx.sender,
+                ts=to_millis(ctx.origin_ts),
+                event_id=target_event_id,
+                selections=selections,
+                source="reply",
+            )
+            return
+        for reason, poll in repository.find_reasons(ctx.room_id, target_event_id):
+            if reason.voter == ctx.sender and poll.status == "open" and text:
+                repository.add_reason(
+                    poll,
+                    voter=ctx.sender,
+                    ts=to_millis(ctx.origin_ts),
+                    event_id=target_event_id,
+                    text=text,
+                )
+                return
+
     def _on_ballot_reply(self, ctx: Context, poll: Poll, text: str) -> None:
         """A reply to a score or ranked poll is a ballot; one that cannot be read is answered
         with what is wrong, and stores nothing."""

@@ -295,3 +295,32 @@ async def test_score_poll_by_replies_with_averages(bot: Harness):
     assert "2. MJC — moyenne 3,5 (2 notes)\n" in results, results
     assert "Règle : la meilleure moyenne des notes de 0 à 5 l’emporte" in results
     assert "2 votants" in results and "Réponse gagnante : mairie" in results
+
+
+async def test_edited_ballot_reply_counts_in_its_new_form(bot: Harness):
+    await bot.say(AUTHOR, "!sondage Lieux ? ; mairie ; MJC ; type: notes")
+    message = poll(bot).notice_event_id
+    assert message is not None
+    first = reply(bot, "@bob:test", message, "1 5")
+    await bot.deliver(first)
+    await bot.deliver(bot.edit("@bob:test", first["event_id"], "5 1"))
+    [bad] = [
+        a["content"]["body"]
+        for a in await bot.deliver(bot.edit("@bob:test", first["event_id"], "très bien"))
+    ]
+    assert "une note par choix" in bad  # explained; the previous form stands
+    await bot.deliver(bot.edit("@carol:test", first["event_id"], "0 0"))  # not hers: ignored
+    [results] = await bot.say(AUTHOR, "!clore S1")
+    assert "1. mairie — moyenne 5,0 (1 note) ★" in results, results
+    # deleting the message withdraws the ballot, edits included
+    await bot.say(AUTHOR, "!sondage Q ; a ; b ; type: notes")
+    with bot.database.session() as session:
+        second = PollRepository(session).get(2)
+        assert second is not None and second.notice_event_id is not None
+        target = second.notice_event_id
+    ballot = reply(bot, "@bob:test", target, "3 3")
+    await bot.deliver(ballot)
+    await bot.deliver(bot.edit("@bob:test", ballot["event_id"], "4 4"))
+    await bot.deliver(bot.redaction("@bob:test", ballot["event_id"]))
+    [empty] = await bot.say(AUTHOR, "!clore S2")
+    assert "Aucun vote." in empty, empty
