@@ -24,6 +24,8 @@ from bot.runtime.messages import notice_content
 from bot.text.errors import UserError
 from bot.text.i18n import N_
 from handlers.polls.args import parse_poll_id
+from handlers.polls.ranked import read_ranking
+from handlers.polls.scores import read_scores
 from handlers.shared.direct import open_direct_room
 from storage.poll_models import Poll
 from storage.polls import PollRepository
@@ -60,6 +62,16 @@ def read_choice(text: str, answer_ids: Sequence[str], max_selections: int) -> tu
     return chosen
 
 
+def read_ballot(poll: Poll, text: str) -> tuple[str, ...]:
+    """An anonymous answer read by the rule of the poll's kind."""
+    ids = [answer_id for answer_id, _ in poll.answers]
+    if poll.kind == "ranked":
+        return read_ranking(text, ids)
+    if poll.kind == "score":
+        return read_scores(text, ids)
+    return read_choice(text, ids, poll.max_selections)
+
+
 @dataclass
 class AnonymousBallots:
     gateway: FeatureGateway
@@ -85,6 +97,7 @@ class AnonymousBallots:
             question=poll.question,
             answers=[text for _, text in poll.answers],
             max_selections=poll.max_selections,
+            kind=poll.kind,
         )
         ctx.outbox.enqueue(
             ctx.session,
@@ -116,7 +129,7 @@ class AnonymousBallots:
             )
             return True
         try:
-            chosen = read_choice(match.group(2), [a for a, _ in poll.answers], poll.max_selections)
+            chosen = read_ballot(poll, match.group(2))
         except UserError as error:
             ctx.reply(error.message)
             return True

@@ -145,10 +145,6 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
     anonymous = read_yes_no(options["anonymous"]) if "anonymous" in options else False
     if kind != "choice":
         _refuse_for_replies(options)
-    if anonymous and kind != "choice":
-        raise UserError(
-            N_("Anonymous ballots are for polls where people pick answers, not with “type:”.")
-        )
     max_selections = 1
     if "choices" in options:
         value = options["choices"]

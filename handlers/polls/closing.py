@@ -249,6 +249,7 @@ class Closer:
             result=_result_snapshot(summary, quorum, members),
         )
         texts = dict(poll.answers)
+        anonymous = bool((poll.settings or {}).get("anonymous"))
         details: dict[str, Any]
         if poll.kind == "ranked":
             ranked = ranked_result(session, poll, end)
@@ -309,6 +310,8 @@ class Closer:
             room_id=poll.room_id,
             content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
         )
+        if anonymous:
+            PollRepository(session).forget_anonymous_voters(poll)  # counted: unlink voters
 
     async def _close_decision(
         self,

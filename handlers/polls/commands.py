@@ -123,7 +123,7 @@ class PollCommands:
             question=request.question,
             answers=[(f"a{n}", text) for n, text in enumerate(request.answers, start=1)],
             max_selections=request.max_selections,
-            settings={**request.settings(), "secret": new_secret()},
+            settings=_with_secret(request),
             created_at=ctx.clock.now(),
             closes_at=request.closes_at,
             command_event_id=ctx.event_id,
@@ -159,7 +159,7 @@ class PollCommands:
             question=request.question,
             answers=[(f"a{n}", text) for n, text in enumerate(request.answers, start=1)],
             max_selections=1,
-            settings=request.settings(),
+            settings=_with_secret(request),
             created_at=ctx.clock.now(),
             closes_at=request.closes_at,
             command_event_id=ctx.event_id,
@@ -173,6 +173,7 @@ class PollCommands:
         rendered = ctx.renderer.render(
             "polls_replies_started",
             ctx.language,
+            anonymous=request.anonymous,
             poll_id=poll.short_id,
             kind=poll.kind,
             question=poll.question,
@@ -215,6 +216,7 @@ class PollCommands:
             language,
             poll_id=poll.short_id,
             kind=poll.kind,
+            anonymous=False,
             question=poll.question,
             answers=[text for _, text in poll.answers],
             example=" ".join(
@@ -284,6 +286,14 @@ class PollCommands:
             ),
             reply_to=ctx.event_id,
         )
+
+
+def _with_secret(request: PollRequest) -> dict[str, object]:
+    """The poll's settings, with the secret its anonymous ballots are keyed by, if any."""
+    settings = request.settings()
+    if request.anonymous:
+        settings["secret"] = new_secret()
+    return settings
 
 
 def _set_closing_timer(ctx: Context, poll: Poll) -> None:

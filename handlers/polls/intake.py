@@ -212,6 +212,17 @@ class PollIntake:
         if not text:
             return
         if poll.kind in BALLOT_READERS:
+            if is_anonymous(poll):
+                if not ctx.is_backlog:  # a public reply would show the vote: not counted
+                    ctx.reply(
+                        N_(
+                            "Poll {poll} is anonymous: your reply was not counted. "
+                            "Vote with {command}."
+                        ),
+                        poll=poll.short_id,
+                        command=f"!bulletin {poll.short_id}",
+                    )
+                return
             self._on_ballot_reply(ctx, poll, text)
             return
         repository.add_reason(

@@ -49,19 +49,19 @@ def poll_tally(session: Session, poll: Poll, end: datetime | None = None) -> Tal
     winners those of their own rule: what the digest shows of every kind."""
     assert poll.id is not None
     end = end or poll.closed_at
-    if (poll.settings or {}).get("anonymous"):
+    if poll.kind == "choice" and (poll.settings or {}).get("anonymous"):
         return _anonymous_tally(session, poll)
     ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
     end_ts = to_millis(end) if end is not None else None
     if poll.kind == "score":
-        scores = score_result(answer_ids(poll), _replies(ballots, end_ts))
+        scores = score_result(answer_ids(poll), _answers(session, poll, end))
         return _as_tally(scores.ratings, scores.winners, voters=scores.voters)
     if poll.kind == "when":
-        slots = availability_result(answer_ids(poll), _replies(ballots, end_ts))
+        slots = availability_result(answer_ids(poll), _answers(session, poll, end))
         yes = {answer_id: count.yes for answer_id, count in slots.counts.items()}
         return _as_tally(yes, (slots.best,) if slots.best else (), voters=slots.voters)
     if poll.kind == "ranked":
-        ranked = instant_runoff(answer_ids(poll), _replies(ballots, end_ts))
+        ranked = instant_runoff(answer_ids(poll), _answers(session, poll, end))
         firsts = ranked.rounds[0].counts if ranked.rounds else dict.fromkeys(answer_ids(poll), 0)
         return _as_tally(firsts, ranked.winners, voters=ranked.ballots)
     return tally(answer_ids(poll), poll.max_selections, ballots, end_ts)
@@ -81,7 +81,15 @@ def _anonymous_tally(session: Session, poll: Poll) -> TallyResult:
     return tally(answer_ids(poll), poll.max_selections, ballots)
 
 
-def _replies(ballots: list[Ballot], end_ts: int | None) -> list[tuple[str, ...]]:
+def _answers(session: Session, poll: Poll, end: datetime | None) -> list[tuple[str, ...]]:
+    """Each voter's counted answer to a poll voted by reply or by anonymous ballot: the latest
+    reply before ``end``, or the one stored anonymous answer per voter."""
+    assert poll.id is not None
+    repository = PollRepository(session)
+    if (poll.settings or {}).get("anonymous"):
+        return [tuple(row.selections) for row in repository.list_anonymous_ballots(poll.id)]
+    ballots = [stored_ballot(row) for row in repository.list_ballots(poll.id)]
+    end_ts = to_millis(end) if end is not None else None
     return list(latest_selections(ballots, end_ts).values())
 
 
@@ -98,23 +106,17 @@ def _as_tally(counts: Mapping[str, int], winners: tuple[str, ...], *, voters: in
 
 def ranked_result(session: Session, poll: Poll, end: datetime) -> RankedResult:
     """A ranked poll's instant-runoff from each voter's latest reply before ``end``."""
-    assert poll.id is not None
-    ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
-    return instant_runoff(answer_ids(poll), _replies(ballots, to_millis(end)))
+    return instant_runoff(answer_ids(poll), _answers(session, poll, end))
 
 
 def when_result(session: Session, poll: Poll, end: datetime) -> AvailabilityResult:
     """A meeting-time poll's answers per slot from each voter's latest reply before ``end``."""
-    assert poll.id is not None
-    ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
-    return availability_result(answer_ids(poll), _replies(ballots, to_millis(end)))
+    return availability_result(answer_ids(poll), _answers(session, poll, end))
 
 
 def scores_result(session: Session, poll: Poll, end: datetime) -> ScoreResult:
     """A score poll's averages from each voter's latest reply before ``end``."""
-    assert poll.id is not None
-    ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
-    return score_result(answer_ids(poll), _replies(ballots, to_millis(end)))
+    return score_result(answer_ids(poll), _answers(session, poll, end))
 
 
 def decision_result(session: Session, poll: Poll, end: datetime | None = None) -> ConsentResult:

@@ -95,7 +95,6 @@ async def test_anonymous_poll_ballots_by_dm_and_no_link_after_the_close(bot: Har
     ("command", "expected"),
     [
         ("!sondage Q ; a ; b ; anonyme: peut-être", "n’est ni oui ni non"),
-        ("!sondage Q ; a ; b ; type: notes ; anonyme: oui", "Les bulletins anonymes servent"),
         ("!bulletin S9", "pas de sondage anonyme S9"),
     ],
 )
@@ -112,3 +111,37 @@ async def test_anonymous_poll_cancelled_keeps_no_link(bot: Harness):
     with bot.database.session() as session:
         assert [row.voter_key for row in session.exec(select(AnonymousBallot))] == [None]
     assert "secret" not in (poll(bot).settings or {})
+
+
+async def test_anonymous_ranked_poll_by_dm_and_public_replies_refused(bot: Harness):
+    [notice] = await bot.say(
+        AUTHOR, "!sondage Priorités ? ; jardin ; vélos ; four ; type: classement ; anonyme: oui"
+    )
+    assert "!bulletin S1" in notice and "répondez à ce message" not in notice, notice
+    message = poll(bot).notice_event_id
+    assert message is not None
+    public = {
+        "msgtype": "m.text",
+        "body": "2 1",
+        "m.relates_to": {"m.in_reply_to": {"event_id": message}},
+    }
+    [refused] = [
+        a["content"]["body"]
+        for a in await bot.deliver(bot.event("@bob:test", "m.room.message", public))
+    ]
+    assert "est anonyme : votre réponse n’a pas été comptée" in refused
+    for voter, ranking in (
+        ("@bob:test", "S1 3 1"),
+        ("@carol:test", "S1 3"),
+        ("@dan:test", "S1 1 3"),
+    ):
+        sent = await bot.deliver(bot.message(voter, "!bulletin S1"))
+        ballot = next(item for item in sent if item["room_id"] != ROOM)["content"]["body"]
+        assert "le préféré d’abord" in ballot
+        await in_dm(bot, voter, ranking)
+    [results] = await bot.say(AUTHOR, "!clore S1")
+    assert "Tour 1 : jardin 1 · vélos 0 · four 2" in results, results
+    assert "Réponse gagnante : four" in results
+    with bot.database.session() as session:
+        assert {row.voter_key for row in session.exec(select(AnonymousBallot))} == {None}
+        assert session.exec(select(PollBallot)).all() == []
