@@ -40,6 +40,8 @@ from handlers.agenda.args import (
     plan_reminders,
 )
 from handlers.agenda.feed import FEED_KIND, CalendarFeed, Subscription
+from handlers.agenda.from_poll import draft_from_poll, poll_number
+from handlers.agenda.nudges import DEADLINE_NUDGE_KIND, DeadlineNudger, plan_deadline_nudge
 from handlers.agenda.reminders import Reminders
 from handlers.agenda.view import AgendaView, read_agenda_format
 from storage.agenda import DEADLINE, EVENT, AgendaRepository
@@ -117,6 +119,8 @@ class Agenda:
                     "timezone": item.timezone,
                 },
             )
+        if kind == DEADLINE and ctx.room.nudges:  # rooms without nudges get no extra task
+            plan_deadline_nudge(ctx, item, label(item), now)
         rendered = ctx.renderer.render(
             "events_announcement",
             ctx.language,
@@ -325,6 +329,15 @@ def ids_here(ctx: Context) -> str:
 
 
 def read_event(ctx: Context) -> Draft:
+    poll_id = poll_number(ctx.args)
+    if poll_id is not None:  # `!événement depuis S4`: a meeting poll's best slot
+        return draft_from_poll(
+            ctx.session,
+            ctx.room_id,
+            poll_id,
+            now=ctx.clock.now(),
+            default_reminders=ctx.room.event_reminders,
+        )
     return _read_draft(ctx, EVENT, ctx.room.event_reminders)
 
 
@@ -362,6 +375,7 @@ def feature(services: Services) -> Feature:
                 N_("event Digital day ; May 11 9:30am ; place: MAME Tours"),
                 N_("event Group meeting ; next tuesday 2pm ; end: 4pm ; reminders: 1d, 1h"),
                 N_("event Working group ; every Tuesday at 6pm ; until June 30"),
+                N_("event from S4"),
             ),
             permission=Permission.ORGANISERS,
             details=N_(
@@ -432,6 +446,14 @@ def feature(services: Services) -> Feature:
         )
         for name in REMINDER_KINDS.values()
     ]
+    nudger = DeadlineNudger(
+        services.outbox,
+        services.renderer,
+        services.gateway,
+        services.config.bot,
+        services.config.matrix.user_id,
+    )
+    task_kinds.append(TaskKind(DEADLINE_NUDGE_KIND, nudger.fire, nudger.describe_missed))
     return Feature(
         commands=commands,
         hooks=Hooks(reactions=[agenda.on_reaction], redactions=[agenda.on_redaction]),

@@ -150,6 +150,9 @@ def build_digest(
                 ),
                 voters=int(result.get("voters", 0)),
                 winners=tuple(text for aid, text in poll.answers if aid in winner_ids),
+                members=result.get("members") if isinstance(result.get("members"), int) else None,
+                outcome=str(result.get("outcome") or ""),
+                objections=int(result.get("objections") or 0),
             )
         )
     for poll in polls.list_open_at(end, room_id=room.room_id):
