@@ -58,6 +58,7 @@ class RoomNames:
     def __init__(self, gateway: FeatureGateway) -> None:
         self.gateway = gateway
         self.names: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}  # room alias → room ID, as last looked up
 
     async def room_name(self, room_id: str) -> str:
         if room_id not in self.names:
@@ -69,7 +70,12 @@ class RoomNames:
         """A room ID for a `salon-résumé` value (room IDs as is, aliases looked up)."""
         if not target.startswith("#"):
             return target
-        return await self.gateway.resolve_alias(target) or ""
+        self.aliases[target] = await self.gateway.resolve_alias(target) or ""
+        return self.aliases[target]
+
+    def known_room(self, target: str) -> str:
+        """The room ID of a `salon-résumé` value without asking: aliases as last resolved."""
+        return target if not target.startswith("#") else self.aliases.get(target, "")
 
 
 class SharedDigest:
