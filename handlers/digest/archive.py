@@ -53,18 +53,17 @@ class DigestArchive:
 
     def _index(self, session: Session, request: PageRequest, runs: list[DigestRun]) -> Page:
         room = room_view(session, request.room_id, self.services.config.bot)
-        names = self.shared.rooms.names
         weeks: dict[str, list[str]] = {}
         for digest_run in runs:
             weeks.setdefault(digest_run.week, []).append(
-                names.get(digest_run.room_id, "") if digest_run.room_id != room.room_id else ""
+                self._name(digest_run.room_id) if digest_run.room_id != room.room_id else ""
             )
         html = (
             self.services.renderer.environment(room.language)
             .get_template("web_digest_index.html.j2")
             .render(
                 language=room.language,
-                room_name=names.get(room.room_id, ""),
+                room_name=self._name(room.room_id),
                 base_url=request.base_url,
                 weeks=[
                     {"label": week, "rooms": [name for name in rooms if name]}
@@ -73,6 +72,11 @@ class DigestArchive:
             )
         )
         return Page(html.encode(), HTML)
+
+    def _name(self, room_id: str) -> str:
+        """The room's name if known (never its ID: a page has no use for it)."""
+        name = self.shared.rooms.names.get(room_id, "")
+        return "" if name == room_id else name
 
     def _week(self, session: Session, request: PageRequest, runs: list[DigestRun]) -> Page | None:
         if not runs:
