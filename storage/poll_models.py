@@ -16,13 +16,19 @@ from storage.types import JSONText, UTCDateTime
 
 
 class Poll(SQLModel, table=True):
-    """A poll; its short ID is ``S`` + ``id``. ``origin`` is "command" or "client"."""
+    """A poll; its short ID is ``S`` + ``id``. ``origin`` is "command" or "client".
+
+    ``kind`` is "choice" (a native choose-N poll) or "consent" (a `!décision`, voted by
+    reactions); ``settings`` holds the options given at creation that change how it is
+    counted or shown."""
 
     __tablename__ = "poll"
     id: int | None = Field(default=None, primary_key=True)
     room_id: str = Field(max_length=255, index=True)
     author: str = Field(max_length=255)
     origin: str = Field(default="command", max_length=16)
+    kind: str = Field(default="choice", max_length=16)
+    settings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONText()))
     question: str
     answers: list[list[str]] = Field(sa_column=Column(JSONText(), nullable=False))
     max_selections: int = 1
@@ -54,3 +60,17 @@ class PollBallot(SQLModel, table=True):
     selections: list[str] = Field(sa_column=Column(JSONText(), nullable=False))
     source: str = Field(default="native", max_length=16)  # native | reaction | reaction_removed
     malformed: bool = False
+
+
+class PollReason(SQLModel, table=True):
+    """A reply to a decision's message: the reason of an objection, listed with the result
+    when its author's vote at the close is an objection (other replies are never shown)."""
+
+    __tablename__ = "poll_reason"
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    voter: str = Field(max_length=255)
+    # origin_server_ts, ms; indexed for the daily retention purge
+    ts: int = Field(sa_column=Column(BigInteger(), nullable=False, index=True))
+    event_id: str = Field(max_length=255, index=True)
+    text: str

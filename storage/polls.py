@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from storage.poll_models import Poll, PollBallot
+from storage.poll_models import Poll, PollBallot, PollReason
 
 
 class PollRepository:
@@ -28,6 +28,8 @@ class PollRepository:
         max_selections: int,
         created_at: datetime,
         origin: str = "command",
+        kind: str = "choice",
+        settings: dict[str, Any] | None = None,
         closes_at: datetime | None = None,
         start_event_id: str | None = None,
         command_event_id: str | None = None,
@@ -36,6 +38,8 @@ class PollRepository:
             room_id=room_id,
             author=author,
             origin=origin,
+            kind=kind,
+            settings=settings,
             question=question,
             answers=[[answer_id, text] for answer_id, text in answers],
             max_selections=max_selections,
@@ -158,3 +162,30 @@ class PollRepository:
     def delete_ballot(self, ballot: PollBallot) -> None:
         self.session.delete(ballot)
         self.session.flush()
+
+    # --- reasons (replies to a decision) ----------------------------------------------------
+
+    def add_reason(self, poll: Poll, *, voter: str, ts: int, event_id: str, text: str) -> None:
+        assert poll.id is not None
+        self.session.add(
+            PollReason(poll_id=poll.id, voter=voter, ts=ts, event_id=event_id, text=text)
+        )
+        self.session.flush()
+
+    def list_reasons(self, poll_id: int) -> list[PollReason]:
+        """A decision's replies, oldest first."""
+        statement = select(PollReason).where(PollReason.poll_id == poll_id)
+        return list(self.session.exec(statement.order_by(col(PollReason.ts), col(PollReason.id))))
+
+    def delete_reasons_by_event(self, room_id: str, event_id: str) -> int:
+        """Forget the reply ``event_id`` (its author deleted it); how many rows went."""
+        statement = (
+            select(PollReason)
+            .join(Poll, col(Poll.id) == col(PollReason.poll_id))
+            .where(PollReason.event_id == event_id, Poll.room_id == room_id)
+        )
+        rows = list(self.session.exec(statement))
+        for row in rows:
+            self.session.delete(row)
+        self.session.flush()
+        return len(rows)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, delete, select
 from storage.agenda_models import AgendaItem, EventRsvp
 from storage.digest_models import DigestRun
 from storage.models import OutboxMessage
-from storage.poll_models import Poll, PollBallot
+from storage.poll_models import Poll, PollBallot, PollReason
 from storage.privacy_models import (
     PrivacyDirectRoom,
     PrivacyErasedProposal,
@@ -173,6 +173,12 @@ class PrivacyRepository:
             .where(PollBallot.voter == user_id)
             .order_by(col(PollBallot.id))
         )
+        reasons = self.session.exec(
+            select(PollReason, Poll)
+            .join(Poll, col(Poll.id) == col(PollReason.poll_id))
+            .where(PollReason.voter == user_id)
+            .order_by(col(PollReason.id))
+        )
         rsvps = self.session.exec(
             select(EventRsvp, AgendaItem)
             .join(AgendaItem, col(AgendaItem.id) == col(EventRsvp.item_id))
@@ -218,6 +224,15 @@ class PrivacyRepository:
                     "at_ms": ballot.ts,
                 }
                 for ballot, poll in ballots
+            ],
+            "decision_replies": [
+                {
+                    "decision": poll.short_id,
+                    "room_id": poll.room_id,
+                    "text": reason.text,
+                    "at_ms": reason.ts,
+                }
+                for reason, poll in reasons
             ],
             "rsvps": [
                 {
@@ -304,6 +319,8 @@ class PrivacyRepository:
             self.session.add(reaction)
             report.marks += 1
         report.ballots = self._delete(delete(PollBallot).where(col(PollBallot.voter) == user_id))
+        # the reasons given for objections go with the votes
+        report.ballots += self._delete(delete(PollReason).where(col(PollReason.voter) == user_id))
         report.rsvps = self._delete(delete(EventRsvp).where(col(EventRsvp.user_id) == user_id))
         for poll in self.session.exec(
             select(Poll).where((col(Poll.author) == user_id) | (col(Poll.closed_by) == user_id))
@@ -386,6 +403,13 @@ class PrivacyRepository:
             delete(PollBallot).where(
                 col(PollBallot.id).in_(
                     select(PollBallot.id).where(col(PollBallot.ts) < old_ms).limit(limit)
+                )
+            )
+        )
+        report.ballots += self._delete(
+            delete(PollReason).where(
+                col(PollReason.id).in_(
+                    select(PollReason.id).where(col(PollReason.ts) < old_ms).limit(limit)
                 )
             )
         )

@@ -28,6 +28,8 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "end": ("fin", "end", "until", "jusqu'à"),
     "reminders": ("rappels", "rappel", "reminders", "reminder"),
     "choices": ("choix", "choices", "max"),
+    "quorum": ("quorum",),
+    "results": ("résultats", "results"),
 }
 
 MAX_KEY_LENGTH = 20

@@ -30,6 +30,8 @@ from bot.runtime.timers import TaskKind
 from bot.text.dates import format_duration, format_offset, format_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
+from bot.text.recurrence import describe_rule, last_occurrence
+from handlers.agenda import series
 from handlers.agenda.args import (
     KINDS,
     Draft,
@@ -49,6 +51,9 @@ log = logging.getLogger(__name__)
 
 REMINDER_KINDS = {EVENT: "event_reminder", DEADLINE: "deadline_reminder"}
 ANNOUNCE_PREFIX = "agenda:announce:"
+REMINDER_SENT_PREFIX = "task:reminder:"
+MOVED_PREFIX = "agenda:moved:"
+SHOWN_OCCURRENCES = 3  # the confirmation of a series names its next meetings
 RSVP_KEYS = {"✅": "going", "🤔": "maybe", "❌": "not_going"}
 
 # A feature that owns other short IDs (polls: "S") cancels them itself.
@@ -77,6 +82,9 @@ class Agenda:
         await self._create(ctx, DEADLINE, ctx.arguments)
 
     async def _create(self, ctx: Context, kind: str, draft: Draft) -> None:
+        if draft.series is not None:
+            self._create_series(ctx, draft)
+            return
         now = ctx.clock.now()
         tz = ctx.room.tz
         planned, skipped = plan_reminders(draft.starts_at, draft.offsets, now=now, tz=tz)
@@ -120,6 +128,56 @@ class Agenda:
             f"{ANNOUNCE_PREFIX}{item.id}", notice_content(rendered, thread_root=ctx.thread_root)
         )
 
+    def _create_series(self, ctx: Context, draft: Draft) -> None:
+        """A recurring event: one row with its rule, and a timer for its next reminder only."""
+        assert draft.series is not None
+        now, tz, rule = ctx.clock.now(), ctx.room.tz, draft.series.rule
+        item = AgendaRepository(ctx.session).add(
+            AgendaItem(
+                kind=EVENT,
+                room_id=ctx.room_id,
+                title=draft.title,
+                starts_at=draft.starts_at,
+                ends_at=draft.ends_at,
+                place=draft.place,
+                link=draft.link,
+                reminders=", ".join(
+                    format_offset(offset, language="fr") for offset in draft.offsets
+                ),
+                timezone=ctx.room.timezone,
+                author=ctx.sender,
+                created_at=now,
+                recurrence=rule.rrule_text(),
+                last_at=last_occurrence(rule, draft.starts_at, tz),
+            )
+        )
+        series.arm(ctx.session, ctx.timers, item, after=(now, now))
+        language = ctx.language
+        coming = series.schedule(item, [], after=now)
+        upcoming = [
+            format_when(occurrence.starts_at, tz=tz, language=language)
+            for occurrence, _ in zip(coming, range(SHOWN_OCCURRENCES), strict=False)
+        ]
+        data = {
+            **self._announcement_data(item, draft, ctx.room, now, [], []),
+            "repeats": describe_rule(rule, draft.starts_at, tz, language=language),
+            "upcoming": upcoming,
+            "reminders": [format_offset(offset, language=language) for offset in draft.offsets],
+        }
+        rendered = ctx.renderer.render("events_announcement", language, **data)
+        ctx.send(
+            f"{ANNOUNCE_PREFIX}{item.id}", notice_content(rendered, thread_root=ctx.thread_root)
+        )
+
+    def arm_all_series(self) -> None:
+        """At start, after the timers' rebuild: every series without a pending reminder (a
+        missed one was just reported) is armed for its next reminder from now."""
+        with self.services.database.session() as session:
+            now = self.services.clock.now()
+            for item in AgendaRepository(session).list_recurring():
+                if not series.is_armed(session, item):
+                    series.arm(session, self.services.timers, item, after=(now, now))
+
     def _announcement_data(
         self,
         item: AgendaItem,
@@ -142,6 +200,8 @@ class Agenda:
             "reminders": [format_offset(r.offset, language=language) for r in planned],
             "skipped": [format_offset(offset, language=language) for offset in skipped],
             "asked_reminders": bool(draft.offsets),
+            "repeats": "",
+            "upcoming": [],
         }
 
     def on_announced(self, session: Session, message: OutboxMessage) -> None:
@@ -150,6 +210,11 @@ class Agenda:
         if item_id.isdigit() and message.event_id:
             AgendaRepository(session).mark_announced(int(item_id), message.event_id)
 
+    def on_occurrence_message_sent(self, session: Session, message: OutboxMessage) -> None:
+        """A message about one occurrence was sent: reactions on it answer for that one."""
+        if message.event_id:
+            AgendaRepository(session).mark_occurrence_message_sent(message.key, message.event_id)
+
     # --- RSVPs ---------------------------------------------------------------------------
 
     async def on_reaction(self, ctx: Context, target_event_id: str, key: str) -> None:
@@ -157,10 +222,19 @@ class Agenda:
         if answer is None:
             return
         repository = AgendaRepository(ctx.session)
-        item = repository.get_by_announcement(ctx.room_id, target_event_id)
+        occurs_at = None
+        about_one = repository.get_occurrence_message(target_event_id)
+        if about_one is not None:  # a reminder or a move of one occurrence of a series
+            item, occurs_at = repository.get(about_one.item_id), about_one.occurs_at
+            if item is not None and item.room_id != ctx.room_id:
+                return
+        else:
+            item = repository.get_by_announcement(ctx.room_id, target_event_id)
+            if item is not None and item.recurrence:
+                occurs_at = item.starts_at  # the announcement of a series: its first meeting
         if item is None or item.kind != EVENT or item.status != "active" or item.id is None:
             return
-        repository.add_rsvp(item.id, ctx.sender, answer, ctx.event_id, ctx.origin_ts)
+        repository.add_rsvp(item.id, ctx.sender, answer, ctx.event_id, ctx.origin_ts, occurs_at)
 
     async def on_redaction(self, ctx: Context, redacted_event_id: str) -> None:
         AgendaRepository(ctx.session).delete_rsvp_by_reaction(redacted_event_id)
@@ -328,6 +402,11 @@ def feature(services: Services) -> Feature:
         commands=commands,
         hooks=Hooks(reactions=[agenda.on_reaction], redactions=[agenda.on_redaction]),
         task_kinds=task_kinds,
-        sent_hooks=[(ANNOUNCE_PREFIX, agenda.on_announced)],
+        sent_hooks=[
+            (ANNOUNCE_PREFIX, agenda.on_announced),
+            (REMINDER_SENT_PREFIX, agenda.on_occurrence_message_sent),
+            (MOVED_PREFIX, agenda.on_occurrence_message_sent),
+        ],
+        after_timers=[agenda.arm_all_series],
         pages={FEED_KIND: CalendarFeed(services.config.bot)},
     )

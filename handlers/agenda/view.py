@@ -22,6 +22,8 @@ from bot.runtime.kit import FeatureGateway
 from bot.runtime.router import fold
 from bot.text.dates import format_duration, format_when
 from bot.text.errors import UserError
+from bot.text.recurrence import describe_days
+from handlers.agenda import series
 from handlers.agenda.args import label
 from storage.agenda import DEADLINE, AgendaRepository
 from storage.agenda_models import AgendaItem
@@ -107,17 +109,30 @@ class AgendaView:
         language, tz = ctx.language, ctx.room.tz
         entries = []
         for item in items:
-            counts = repository.rsvp_counts(item.id) if item.id is not None else {}
+            assert item.id is not None
+            starts_at, occurs_at, repeats = item.starts_at, None, ""
+            rule = series.rule_of(item)
+            if rule is not None:  # a series shows its next meeting, and that it repeats
+                coming = series.next_occurrence(item, repository.exceptions(item.id), after=now)
+                if coming is None:
+                    continue
+                starts_at, occurs_at = coming.starts_at, coming.original
+                repeats = describe_days(rule, language=language)
+            counts = repository.rsvp_counts(item.id, occurs_at)
             entries.append(
                 {
                     **item_fields(item, tz=tz, language=language),
-                    "countdown": format_duration(item.starts_at - now, language=language),
-                    "started": item.starts_at <= now,
+                    "when": format_when(starts_at, tz=tz, language=language),
+                    "starts_at": starts_at,
+                    "repeats": repeats,
+                    "countdown": format_duration(starts_at - now, language=language),
+                    "started": starts_at <= now,
                     "going": counts.get("going", 0),
                     "maybe": counts.get("maybe", 0),
                     "not_going": counts.get("not_going", 0),
                 }
             )
+        entries.sort(key=lambda entry: entry["starts_at"])
         ctx.reply_template("events_agenda", entries=entries)
 
     async def _send_calendar(self, ctx: Context, items: list[AgendaItem], now: datetime) -> None:

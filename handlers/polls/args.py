@@ -1,4 +1,5 @@
-"""Reading `!sondage` arguments and poll IDs (`S2`), with a precise refusal for each mistake.
+"""Reading `!sondage` and `!décision` arguments and poll IDs (`S2`), with a precise refusal
+for each mistake.
 
 Kept apart from the handlers so the rules (how many answers, which fields, what counts as the
 same answer twice) can be read and tested on their own.
@@ -14,14 +15,24 @@ from zoneinfo import ZoneInfo
 from bot.runtime.router import fold
 from bot.text.dates import parse_when
 from bot.text.errors import UserError
-from bot.text.fields import MSG_UNKNOWN_KEY, FieldError, key_names, split_fields
+from bot.text.fields import MSG_UNKNOWN_KEY, FieldError, fold_key, split_fields
 from bot.text.i18n import N_, Message
 from handlers.polls.events import MAX_ANSWER_LENGTH, MAX_ANSWERS, MIN_ANSWERS
 
 MAX_QUESTION_LENGTH = 500
-POLL_OPTIONS = frozenset({"end", "choices"})
+POLL_OPTIONS = frozenset({"end", "choices", "quorum", "results"})
+QUORUM_PATTERN = re.compile(r"^(\d{1,3})\s*%?$")
+# How people say when results are shown (folded: no accents, no capitals).
+RESULTS_AT_THE_END = frozenset(
+    {"a la fin", "a la cloture", "fin", "cloture", "at the end", "at the close", "end", "close"}
+)
+RESULTS_LIVE = frozenset({"en direct", "direct", "toujours", "live", "always"})
 EXAMPLE = "!sondage Quel jour pour l'atelier ? ; mardi ; jeudi ; fin: vendredi 18h"
 ID_PATTERN = re.compile(r"^[sS]?(\d{1,9})$")
+MSG_UNKNOWN_KEY_OR_ANSWER = N_(
+    "Unknown field “{key}”. Valid fields here: {keys}. "
+    "If it is an answer, write it without the colon, e.g. “{example}”."
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,34 @@ class PollRequest:
     answers: tuple[str, ...]
     max_selections: int
     closes_at: datetime | None
+    quorum: int | None = None  # percent of the room's members who must answer
+    hide_results: bool = False  # results shown at the close only
+
+    def settings(self) -> dict[str, object]:
+        """The options kept with the poll (``Poll.settings``)."""
+        chosen: dict[str, object] = {}
+        if self.quorum is not None:
+            chosen["quorum"] = self.quorum
+        if self.hide_results:
+            chosen["results"] = "end"
+        return chosen
+
+
+def read_fields(text: str, allowed: frozenset[str]) -> tuple[list[str], dict[str, str]]:
+    """Split poll arguments; a later ``key: value`` field whose key is not one of ``allowed``
+    is refused (``fni: demain`` must not become an answer), saying how to keep it as one."""
+    try:
+        return split_fields(text, allowed)
+    except FieldError as error:
+        if error.message.msgid != MSG_UNKNOWN_KEY:
+            raise
+        key = str(error.message.params["key"])
+        later = [f.strip() for f in re.split(r"[;\n]", text)][1:]
+        field = next((f for f in later if f.startswith(key)), key)
+        without_colon = " ".join(field.replace(":", " ", 1).split())
+        raise FieldError(
+            Message(MSG_UNKNOWN_KEY_OR_ANSWER, {**error.message.params, "example": without_colon})
+        ) from None
 
 
 def _same_answer_key(text: str) -> str:
@@ -41,14 +80,7 @@ def _same_answer_key(text: str) -> str:
 
 def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> PollRequest:
     """Read `!sondage` arguments; raise UserError (or DateError) with a precise reason."""
-    positional, options = split_fields(text)
-    unexpected = set(options) - POLL_OPTIONS
-    if unexpected:  # e.g. "lieu: …": a known field, but not one of a poll's
-        raise FieldError(
-            Message(
-                MSG_UNKNOWN_KEY, {"key": sorted(unexpected)[0], "keys": key_names(POLL_OPTIONS)}
-            )
-        )
+    positional, options = read_fields(text, POLL_OPTIONS)
     if not positional:
         raise UserError(
             N_("Give a question and at least two options separated by “;”, e.g. {example}"),
@@ -107,7 +139,96 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
     closes_at = None
     if "end" in options:
         closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
-    return PollRequest(question, tuple(answers), max_selections, closes_at)
+    return PollRequest(
+        question,
+        tuple(answers),
+        max_selections,
+        closes_at,
+        quorum=read_quorum(options["quorum"]) if "quorum" in options else None,
+        hide_results=read_results(options["results"]) if "results" in options else False,
+    )
+
+
+def read_quorum(value: str) -> int:
+    """``50%``, ``50 %`` or ``50`` → 50; a share from 1 to 100, else a UserError."""
+    match = QUORUM_PATTERN.match(value.strip())
+    if match is None or not 1 <= int(match.group(1)) <= 100:
+        raise UserError(
+            N_(
+                "The quorum “{value}” is not valid: give the share of the room's members who "
+                "must answer, from 1% to 100%, e.g. {example}."
+            ),
+            value=value,
+            example="quorum: 50%",
+        )
+    return int(match.group(1))
+
+
+def read_results(value: str) -> bool:
+    """Whether results are hidden until the close: ``à la fin`` yes, ``en direct`` no."""
+    folded = " ".join(fold_key(value).split())
+    if folded in RESULTS_AT_THE_END:
+        return True
+    if folded in RESULTS_LIVE:
+        return False
+    raise UserError(
+        N_("“{value}” is not a choice for the results: write {hidden} or {live}."),
+        value=value,
+        hidden="résultats: à la fin",
+        live="résultats: en direct",
+    )
+
+
+DECISION_OPTIONS = frozenset({"end", "quorum", "results"})
+DECISION_EXAMPLE = "!décision On adopte la charte du collectif ; fin: vendredi 18h"
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """A valid `!décision` command: the text to consent to, and when the vote ends."""
+
+    text: str
+    closes_at: datetime | None
+    quorum: int | None = None
+
+    def settings(self) -> dict[str, object]:
+        return {} if self.quorum is None else {"quorum": self.quorum}
+
+
+def parse_decision_request(
+    text: str, *, now: datetime, tz: ZoneInfo, language: str
+) -> DecisionRequest:
+    """Read `!décision` arguments: one text, then options; raise UserError with the reason."""
+    positional, options = read_fields(text, DECISION_OPTIONS)
+    if not positional:
+        raise UserError(N_("Write the decision to take, e.g. {example}"), example=DECISION_EXAMPLE)
+    if len(positional) > 1:
+        raise UserError(
+            N_(
+                "A decision is one text, then its options: “{extra}” is neither. "
+                "Write the text without “;”, e.g. {example}"
+            ),
+            extra=positional[1],
+            example=DECISION_EXAMPLE,
+        )
+    if len(positional[0]) > MAX_QUESTION_LENGTH:
+        raise UserError(
+            N_("The decision is too long: at most {max} characters."), max=MAX_QUESTION_LENGTH
+        )
+    if "results" in options and read_results(options["results"]):
+        raise UserError(
+            N_(
+                "A decision is voted with reactions, which everyone in the room sees: its "
+                "results cannot be hidden until the close. For a count shown at the close, "
+                "start a poll: {example}"
+            ),
+            example="!sondage … ; pour ; contre ; résultats: à la fin",
+        )
+    closes_at = None
+    if "end" in options:
+        closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
+    quorum = read_quorum(options["quorum"]) if "quorum" in options else None
+    return DecisionRequest(positional[0], closes_at, quorum)
 
 
 def parse_poll_id(text: str) -> int:

@@ -8,6 +8,7 @@ end event; all three go through ``Closer`` so the results look the same and are 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,18 +16,23 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.runtime.config import BotConfig
+from bot.runtime.kit import FeatureGateway
 from bot.runtime.messages import MessageRenderer, notice_content
 from bot.runtime.outbox import Outbox
 from bot.runtime.room_settings import resolve
 from bot.runtime.timers import TaskRun, Timers
 from bot.text.i18n import N_
+from handlers.polls.consent import ANSWERS, ConsentResult
 from handlers.polls.events import UNSTABLE_END, build_poll_end, vote_emoji
-from handlers.polls.results import poll_tally
+from handlers.polls.quorum import Quorum
+from handlers.polls.results import decision_result, poll_tally
 from handlers.polls.tally import TallyResult
 from storage.models import ScheduledTask
 from storage.poll_models import Poll
 from storage.polls import PollRepository
 from storage.rooms import RoomSettingsRepository
+
+log = logging.getLogger(__name__)
 
 TASK_KIND = "poll_close"
 
@@ -41,7 +47,7 @@ def end_event_key(poll: Poll) -> str:
     return f"pollend:{poll.short_id}"
 
 
-def _result_snapshot(poll: Poll, result: TallyResult) -> dict[str, Any]:
+def _result_snapshot(result: TallyResult, quorum: Quorum | None) -> dict[str, Any]:
     """What is stored at the close: counts only, never who voted what (vote privacy)."""
     return {
         "counts": dict(result.counts),
@@ -49,6 +55,7 @@ def _result_snapshot(poll: Poll, result: TallyResult) -> dict[str, Any]:
         "voters": result.voters,
         "spoiled": result.spoiled,
         "winners": list(result.winners),
+        "quorum": quorum.snapshot() if quorum else None,
     }
 
 
@@ -66,15 +73,52 @@ def _rows(poll: Poll, result: TallyResult) -> list[dict[str, Any]]:
     ]
 
 
+def _decision_snapshot(
+    result: ConsentResult, outcome: str, quorum: Quorum | None
+) -> dict[str, Any]:
+    """What is stored when a decision closes: counts and the outcome, no names."""
+    return {
+        "counts": dict(result.counts),
+        "voters": result.voters,
+        "outcome": outcome,
+        "objections": len(result.objections),
+        "winners": [],
+        "quorum": quorum.snapshot() if quorum else None,
+    }
+
+
+def _quorum_view(quorum: Quorum | None) -> dict[str, Any] | None:
+    """The quorum as the results templates show it."""
+    return None if quorum is None else quorum.snapshot()
+
+
 @dataclass
 class Closer:
-    """Closes polls from a command, a timer or a person's poll end event."""
+    """Closes polls and decisions from a command, a timer or a person's poll end event."""
 
     outbox: Outbox
     renderer: MessageRenderer
     timers: Timers
+    gateway: FeatureGateway  # members' names, and who is in the room for a quorum
+    bot_user_id: str
 
-    def close(
+    async def quorum(self, poll: Poll, voters: int) -> Quorum | None:
+        """The poll's quorum checked against the room's members now (None without one)."""
+        percent = (poll.settings or {}).get("quorum")
+        if not isinstance(percent, int):
+            return None
+        try:
+            members = [
+                m
+                for m in await self.gateway.joined_member_ids(poll.room_id)
+                if m != self.bot_user_id
+            ]
+        except Exception:  # the homeserver did not answer: say so rather than not closing
+            log.warning("could not count members for the quorum", extra={"room_id": poll.room_id})
+            return Quorum(percent, None, voters)
+        return Quorum(percent, len(members), voters)
+
+    async def close(
         self,
         session: Session,
         poll: Poll,
@@ -86,14 +130,26 @@ class Closer:
         reply_to: str | None = None,
         late: bool = False,
         cancel_timer: bool = True,
-    ) -> TallyResult:
+    ) -> None:
         """Store the result at ``end``, tell clients the poll ended (if asked), post results."""
-        result = poll_tally(session, poll, end)
-        PollRepository(session).mark_closed(
-            poll, closed_at=end, closed_by=closed_by, result=_result_snapshot(poll, result)
-        )
         if cancel_timer:
             self.timers.cancel(session, close_task_key(poll))
+        if poll.kind == "consent":
+            await self._close_decision(
+                session,
+                poll,
+                end=end,
+                closed_by=closed_by,
+                language=language,
+                late=late,
+                reply_to=reply_to,
+            )
+            return
+        result = poll_tally(session, poll, end)
+        quorum = await self.quorum(poll, result.voters)
+        PollRepository(session).mark_closed(
+            poll, closed_at=end, closed_by=closed_by, result=_result_snapshot(result, quorum)
+        )
         texts = dict(poll.answers)
         winners = [texts[answer_id] for answer_id in result.winners]
         if send_end_event and poll.start_event_id:
@@ -125,6 +181,7 @@ class Closer:
             spoiled=result.spoiled,
             winners=winners,
             late=late,
+            quorum=_quorum_view(quorum),
         )
         self.outbox.enqueue(
             session,
@@ -132,7 +189,61 @@ class Closer:
             room_id=poll.room_id,
             content=notice_content(rendered, reply_to=reply_to),
         )
-        return result
+
+    async def _close_decision(
+        self,
+        session: Session,
+        poll: Poll,
+        *,
+        end: datetime,
+        closed_by: str | None,
+        language: str,
+        late: bool,
+        reply_to: str | None,
+    ) -> None:
+        """Apply the consent rule and post the result, objections listed with their reasons."""
+        result = decision_result(session, poll, end)
+        quorum = await self.quorum(poll, result.voters)
+        # short of the quorum nothing is adopted; a quorum that could not be checked blocks not
+        outcome = "no_quorum" if quorum and quorum.reached is False else result.outcome
+        PollRepository(session).mark_closed(
+            poll,
+            closed_at=end,
+            closed_by=closed_by,
+            result=_decision_snapshot(result, outcome, quorum),
+        )
+        rendered = self.renderer.render(
+            "polls_decision_results",
+            language,
+            poll_id=poll.short_id,
+            text=poll.question,
+            rows=[
+                {
+                    "emoji": emoji,
+                    "text": self.renderer.text(language, label).body,
+                    "count": result.counts.get(answer_id, 0),
+                }
+                for answer_id, emoji, label in ANSWERS
+            ],
+            voters=result.voters,
+            outcome=outcome,
+            quorum=_quorum_view(quorum),
+            objections=[
+                {
+                    "name": self.gateway.display_name(poll.room_id, objection.voter),
+                    "reason": objection.reason,
+                }
+                for objection in result.objections
+            ],
+            late=late,
+        )
+        self.outbox.enqueue(
+            session,
+            key=f"pollresults:{poll.short_id}",
+            room_id=poll.room_id,
+            # in reply to the decision's message, where the votes and reasons are
+            content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
+        )
 
 
 @dataclass
@@ -150,7 +261,7 @@ class ClosingTimer:
             return
         stored = RoomSettingsRepository(run.session).get(poll.room_id)
         room = resolve(poll.room_id, stored, self.defaults)
-        self.closer.close(
+        await self.closer.close(
             run.session,
             poll,
             end=run.task.due_at,

@@ -1,4 +1,5 @@
-"""`!sondage` / `!poll` and `!clore` / `!close`: native polls that every client can answer.
+"""`!sondage` / `!poll`, `!décision` / `!decision` and `!clore` / `!close`: native polls that
+every client can answer, and decisions by consent voted with reactions.
 
 The bot sends an MSC3381 poll start event (Element renders it) and a short notice listing the
 answers with number emoji, for clients that do not show polls. This module holds the commands,
@@ -16,18 +17,26 @@ the notice and the wiring; the rest of the feature lives next to it:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlmodel import Session
 
 from bot.runtime.context import Context
 from bot.runtime.kit import Feature, Hooks, RedactionRights, Services
-from bot.runtime.messages import notice_content
+from bot.runtime.messages import notice_content, reaction_content
+from bot.runtime.outbox import Outbox
 from bot.runtime.router import Command, Permission
 from bot.runtime.timers import TaskKind
 from bot.text.dates import format_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
-from handlers.polls.args import PollRequest, parse_poll_id, parse_poll_request
+from handlers.polls.args import (
+    DecisionRequest,
+    PollRequest,
+    parse_decision_request,
+    parse_poll_id,
+    parse_poll_request,
+)
 from handlers.polls.closing import (
     TASK_KIND,
     Closer,
@@ -35,6 +44,7 @@ from handlers.polls.closing import (
     close_task_key,
     end_event_key,
 )
+from handlers.polls.consent import ANSWERS, EMOJI
 from handlers.polls.events import (
     UNSTABLE_END,
     UNSTABLE_START,
@@ -69,7 +79,10 @@ class PollCommands:
         """Start a poll: store it, send the poll event and the notice, set its closing timer."""
         request: PollRequest = ctx.arguments
         content, ids = build_poll_start(
-            request.question, list(request.answers), request.max_selections
+            request.question,
+            list(request.answers),
+            request.max_selections,
+            disclosed=not request.hide_results,
         )
         repository = PollRepository(ctx.session)
         poll = repository.add(
@@ -78,21 +91,49 @@ class PollCommands:
             question=request.question,
             answers=list(zip(ids, request.answers, strict=True)),
             max_selections=request.max_selections,
+            settings=request.settings(),
             created_at=ctx.clock.now(),
             closes_at=request.closes_at,
             command_event_id=ctx.event_id,
         )
         ctx.send(f"{SENT_PREFIX}{poll.short_id}:start", content, event_type=UNSTABLE_START)
-        if request.closes_at is not None:
-            ctx.timers.add(
-                ctx.session,
-                key=close_task_key(poll),
-                kind=TASK_KIND,
-                room_id=ctx.room_id,
-                due_at=request.closes_at,
-                payload={"poll_id": poll.id},
-            )
+        _set_closing_timer(ctx, poll)
         send_notice(ctx, poll, ctx.event_id)
+
+    async def decision(self, ctx: Context) -> None:
+        """Propose a decision by consent: store it, post its message, set its closing timer."""
+        request: DecisionRequest = ctx.arguments
+        poll = PollRepository(ctx.session).add(
+            room_id=ctx.room_id,
+            author=ctx.sender,
+            kind="consent",
+            question=request.text,
+            answers=[(answer_id, ctx.t(label)) for answer_id, _, label in ANSWERS],
+            max_selections=1,
+            settings=request.settings(),
+            created_at=ctx.clock.now(),
+            closes_at=request.closes_at,
+            command_event_id=ctx.event_id,
+        )
+        _set_closing_timer(ctx, poll)
+        closes = (
+            format_when(poll.closes_at, tz=ctx.room.tz, language=ctx.language)
+            if poll.closes_at
+            else None
+        )
+        rendered = ctx.renderer.render(
+            "polls_decision_started",
+            ctx.language,
+            poll_id=poll.short_id,
+            text=poll.question,
+            answers=[{"emoji": EMOJI[answer_id], "text": text} for answer_id, text in poll.answers],
+            closes=closes,
+            quorum=(poll.settings or {}).get("quorum"),
+        )
+        ctx.send(
+            f"{SENT_PREFIX}{poll.short_id}:notice",
+            notice_content(rendered, reply_to=ctx.event_id, thread_root=ctx.thread_root),
+        )
 
     async def clore(self, ctx: Context) -> None:
         """Close a poll now (author or organisers) and post its results."""
@@ -100,7 +141,7 @@ class PollCommands:
         if poll.status != "open":
             _refuse_finished(ctx, poll)
         end = ctx.origin_ts if ctx.origin_ts <= ctx.clock.now() else ctx.clock.now()
-        self.closer.close(
+        await self.closer.close(
             ctx.session,
             poll,
             end=end,
@@ -111,6 +152,18 @@ class PollCommands:
                 poll.origin == "command" or await self.gateway.may_redact_others(ctx.room_id)
             ),
             reply_to=ctx.event_id,
+        )
+
+
+def _set_closing_timer(ctx: Context, poll: Poll) -> None:
+    if poll.closes_at is not None:
+        ctx.timers.add(
+            ctx.session,
+            key=close_task_key(poll),
+            kind=TASK_KIND,
+            room_id=ctx.room_id,
+            due_at=poll.closes_at,
+            payload={"poll_id": poll.id},
         )
 
 
@@ -133,6 +186,8 @@ def send_notice(ctx: Context, poll: Poll, reply_to: str) -> None:
         max_selections=poll.max_selections,
         closes=closes,
         origin=poll.origin,
+        quorum=(poll.settings or {}).get("quorum"),
+        hidden=(poll.settings or {}).get("results") == "end",
     )
     ctx.send(
         f"{SENT_PREFIX}{poll.short_id}:notice",
@@ -140,18 +195,31 @@ def send_notice(ctx: Context, poll: Poll, reply_to: str) -> None:
     )
 
 
-def on_sent(session: Session, message: OutboxMessage) -> None:
-    """Learn the event IDs of the bot's poll start and notice (`poll:S2:start|notice`)."""
-    parts = message.key.split(":")
-    if len(parts) != 3 or not parts[1].startswith("S") or not parts[1][1:].isdigit():
-        return
-    poll = PollRepository(session).get(int(parts[1][1:]))
-    if poll is None or message.event_id is None:
-        return
-    if parts[2] == "start":
-        PollRepository(session).update(poll, start_event_id=message.event_id)
-    elif parts[2] == "notice":
-        PollRepository(session).update(poll, notice_event_id=message.event_id)
+def sent_hook(outbox: Outbox) -> Callable[[Session, OutboxMessage], None]:
+    def on_sent(session: Session, message: OutboxMessage) -> None:
+        """Learn the event IDs of the bot's poll start and notice (`poll:S2:start|notice`);
+        under a decision's message, put the four answers as reactions, one click away."""
+        parts = message.key.split(":")
+        if len(parts) != 3 or not parts[1].startswith("S") or not parts[1][1:].isdigit():
+            return
+        poll = PollRepository(session).get(int(parts[1][1:]))
+        if poll is None or message.event_id is None:
+            return
+        if parts[2] == "start":
+            PollRepository(session).update(poll, start_event_id=message.event_id)
+        elif parts[2] == "notice":
+            PollRepository(session).update(poll, notice_event_id=message.event_id)
+            if poll.kind == "consent":
+                for answer_id, emoji, _ in ANSWERS:
+                    outbox.enqueue(
+                        session,
+                        key=f"decisionchoices:{poll.short_id}:{answer_id}",
+                        room_id=poll.room_id,
+                        content=reaction_content(message.event_id, emoji),
+                        event_type="m.reaction",
+                    )
+
+    return on_sent
 
 
 def _refuse_finished(ctx: Context, poll: Poll) -> None:
@@ -209,9 +277,21 @@ def read_poll_request(ctx: Context) -> PollRequest:
     return parse_poll_request(ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language)
 
 
+def read_decision_request(ctx: Context) -> DecisionRequest:
+    return parse_decision_request(
+        ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language
+    )
+
+
 def feature(services: Services) -> Feature:
     """The poll commands, the hooks that read votes, the closing timer and the sent hook."""
-    closer = Closer(services.outbox, services.renderer, services.timers)
+    closer = Closer(
+        services.outbox,
+        services.renderer,
+        services.timers,
+        services.gateway,
+        services.config.matrix.user_id,
+    )
     commands = PollCommands(closer, services.gateway)
     intake = PollIntake(closer, announce=send_notice)
     timer = ClosingTimer(closer, services.config.bot)
@@ -224,7 +304,10 @@ def feature(services: Services) -> Feature:
                 handler=commands.sondage,
                 arguments=read_poll_request,
                 summary=N_("start a poll (2 to 20 options) that every client can answer"),
-                usage=N_("<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N]"),
+                usage=N_(
+                    "<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N] "
+                    "[; quorum: N%] [; results: at the end]"
+                ),
                 examples=(
                     N_("poll Which day for the workshop? ; Tuesday ; Thursday ; end: friday 6pm"),
                     N_("poll Which topics? ; digital ; mobility ; housing ; choices: 2"),
@@ -232,7 +315,26 @@ def feature(services: Services) -> Feature:
                 permission=Permission.EVERYONE,
                 details=N_(
                     "Vote in the poll, or react to it with 1️⃣ 2️⃣ 3️⃣… "
-                    "The poll closes at “end” or with !close; results are then posted here."
+                    "The poll closes at “end” or with !close; results are then posted here. "
+                    "“quorum: 50%”: the results say whether half the room's members answered; "
+                    "“results: at the end”: apps show the counts only at the close."
+                ),
+            ),
+            Command(
+                name="décision",
+                aliases=("decision", "consent"),
+                handler=commands.decision,
+                arguments=read_decision_request,
+                summary=N_("propose a decision by consent: adopted unless an objection stands"),
+                usage=N_("<text> [; end: <when>] [; quorum: N%]"),
+                examples=(N_("decision We adopt the group's charter ; end: friday 6pm"),),
+                permission=Permission.EVERYONE,
+                details=N_(
+                    "React to the decision's message with ✅ agree, 🤷 abstain, 👎 disagree or "
+                    "✋ objection, and reply to it with the reason of an objection. It closes at "
+                    "“end” or with !close; the result then states the rule and lists the "
+                    "objections with their reasons. With “quorum: 50%”, nothing is adopted "
+                    "unless half the room's members answered."
                 ),
             ),
             Command(
@@ -248,6 +350,7 @@ def feature(services: Services) -> Feature:
             ),
         ],
         hooks=Hooks(
+            messages=[intake.on_message],
             polls=[intake.on_poll_event],
             reactions=[intake.on_reaction],
             redactions=[intake.on_redaction],
@@ -260,5 +363,5 @@ def feature(services: Services) -> Feature:
                 grace=None,  # results are still worth posting after a long downtime
             )
         ],
-        sent_hooks=[(SENT_PREFIX, on_sent)],
+        sent_hooks=[(SENT_PREFIX, sent_hook(services.outbox))],
     )

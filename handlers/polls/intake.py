@@ -1,7 +1,8 @@
 """What people do to polls from their own clients: start, answer, react, redact, end.
 
 Every vote is stored as a ballot (native responses in either event type, number-emoji reactions
-on the poll or its notice) and nothing is counted here: ``handlers.polls.closing`` recounts the
+on the poll or its notice, ✅ 🤷 👎 ✋ on a decision's message; replies to a decision are kept
+as reasons) and nothing is counted here: ``handlers.polls.closing`` recounts the
 stored ballots, so the order in which events arrive (backlog, gap filling) never matters. Polls
 that people start from their own client are stored like command polls and get the same notice;
 their end events close them when sent by the author or an organiser.
@@ -9,13 +10,18 @@ their end events close them when sent by the author or an organiser.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from bot.runtime.clock import from_millis, to_millis
 from bot.runtime.context import Context
+from bot.runtime.messages import ping_content
+from bot.text.i18n import N_
+from bot.text.replies import command_text
 from handlers.polls.args import MAX_QUESTION_LENGTH
 from handlers.polls.closing import Closer
+from handlers.polls.consent import OBJECT, consent_ballot
 from handlers.polls.events import (
     MAX_ANSWER_LENGTH,
     MIN_ANSWERS,
@@ -30,6 +36,9 @@ from handlers.polls.results import answer_ids
 from handlers.polls.tally import Ballot, ballot_from_response, reaction_ballot
 from storage.poll_models import Poll
 from storage.polls import PollRepository
+
+MAX_REASON_LENGTH = 1000
+REASON_RECEIVED = "📝"  # the discreet acknowledgement of a reply to a decision
 
 # Posts the notice of a new poll (answers with number emoji) in reply to the given event.
 Announce = Callable[[Context, Poll, str], None]
@@ -90,7 +99,7 @@ class PollIntake:
             return
         if marker.sender != poll.author and not await ctx.is_organiser(marker.sender):
             return  # MSC3381: only the creator (or a moderator) can end a poll
-        self.closer.close(
+        await self.closer.close(
             ctx.session,
             poll,
             end=from_millis(marker.ts),
@@ -100,20 +109,45 @@ class PollIntake:
         )
 
     async def on_reaction(self, ctx: Context, target_event_id: str, key: str) -> None:
-        """A number emoji on a poll's start event or notice is a vote for that answer."""
+        """A number emoji on a poll's start event or notice is a vote for that answer; ✅ 🤷 👎
+        ✋ on a decision's message are its four answers."""
         poll = PollRepository(ctx.session).get_by_event(ctx.room_id, target_event_id)
         if poll is None:
             return
-        ballot = reaction_ballot(
-            answer_ids(poll), ctx.sender, to_millis(ctx.origin_ts), ctx.event_id, key
-        )
+        moment = to_millis(ctx.origin_ts)
+        if poll.kind == "consent":
+            ballot = consent_ballot(ctx.sender, moment, ctx.event_id, key)
+        else:
+            ballot = reaction_ballot(answer_ids(poll), ctx.sender, moment, ctx.event_id, key)
         if ballot is None:
             return
         _store(ctx, poll, ballot)
+        if ballot.selections == (OBJECT,) and poll.status == "open" and not ctx.is_backlog:
+            _ask_reason(ctx, poll)
+
+    async def on_message(self, ctx: Context, body: str, raw: dict[str, Any]) -> None:
+        """A reply to an open decision's message is kept as its author's reason (shown with
+        the result if they object at the close), acknowledged with a reaction."""
+        target = _replied_to(raw)
+        if target is None:
+            return
+        repository = PollRepository(ctx.session)
+        poll = repository.get_by_event(ctx.room_id, target)
+        if poll is None or poll.kind != "consent" or poll.status != "open":
+            return
+        text = " ".join(command_text(body).split())[:MAX_REASON_LENGTH]
+        if not text:
+            return
+        repository.add_reason(
+            poll, voter=ctx.sender, ts=to_millis(ctx.origin_ts), event_id=ctx.event_id, text=text
+        )
+        if not ctx.is_backlog:
+            ctx.react(REASON_RECEIVED)
 
     async def on_redaction(self, ctx: Context, redacted_event_id: str) -> None:
         """A removed reaction is logged as a removal; a redacted response is forgotten."""
         repository = PollRepository(ctx.session)
+        repository.delete_reasons_by_event(ctx.room_id, redacted_event_id)
         moment = to_millis(ctx.origin_ts)
         for ballot, poll in repository.find_ballots(ctx.room_id, redacted_event_id):
             if poll.closed_at is not None and moment > to_millis(poll.closed_at):
@@ -141,4 +175,39 @@ def _store(ctx: Context, poll: Poll, ballot: Ballot) -> None:
         selections=ballot.selections,
         source=ballot.source,
         malformed=ballot.malformed,
+    )
+
+
+def _replied_to(raw: dict[str, Any]) -> str | None:
+    """The event a message answers: a reply's target, or a thread's root."""
+    content = raw.get("content")
+    relation = content.get("m.relates_to") if isinstance(content, dict) else None
+    if not isinstance(relation, dict):
+        return None
+    if relation.get("rel_type") == "m.thread" and isinstance(relation.get("event_id"), str):
+        return str(relation["event_id"])
+    answered = relation.get("m.in_reply_to")
+    if isinstance(answered, dict) and isinstance(answered.get("event_id"), str):
+        return str(answered["event_id"])
+    return None
+
+
+def _ask_reason(ctx: Context, poll: Poll) -> None:
+    """Once per person and decision, ask an objector for their reason, mentioning them only."""
+    assert poll.id is not None
+    if any(row.voter == ctx.sender for row in PollRepository(ctx.session).list_reasons(poll.id)):
+        return  # already given
+    rendered = ctx.renderer.text(
+        ctx.language,
+        N_(
+            "{name}, you object to decision {poll}: reply to its message with your reason, "
+            "it will be listed with the result."
+        ),
+        name=ctx.display_name(ctx.sender),
+        poll=poll.short_id,
+    )
+    person = hashlib.sha256(ctx.sender.encode()).hexdigest()[:16]
+    ctx.send(
+        f"decisionask:{poll.short_id}:{person}",
+        ping_content(rendered, user_ids=[ctx.sender], thread_root=ctx.thread_root),
     )

@@ -121,6 +121,23 @@ def tally(
     )
 
 
+def valid_choices(
+    answer_ids: Sequence[str],
+    max_selections: int,
+    ballots: Iterable[Ballot],
+    end_ts: int | None = None,
+) -> dict[str, tuple[str, ...]]:
+    """Who chose what, by the same rules as ``tally``: each voter whose latest ballot counts,
+    with its selections (a decision lists the people whose vote is an objection)."""
+    max_selections = max(1, max_selections)
+    known = dict.fromkeys(answer_ids, 0)
+    return {
+        ballot.voter: tuple(dict.fromkeys(ballot.selections))
+        for ballot in _latest_ballots(ballots, max_selections, end_ts)
+        if _judge(ballot, known, max_selections) == "valid"
+    }
+
+
 def _latest_ballots(
     ballots: Iterable[Ballot], max_selections: int, end_ts: int | None
 ) -> list[Ballot]:

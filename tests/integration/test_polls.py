@@ -201,6 +201,8 @@ async def test_polls_bad_input_is_refused_and_nothing_stored(bot_room):
         ("!sondage Q ; a ; b ; fin: 2001-01-01 10:00", "est déjà passé"),
         ("!sondage Q ; a ; b ; fin: quand tu veux", "pas compris la date"),
         ("!sondage Q ; a ; b ; choix: 3", "nombre de 1 à 2"),
+        # a typo of fin: is refused with the known keys, not taken as a third answer
+        ("!sondage Q ; a ; b ; fni: demain", "Champs possibles ici : fin (end), choix (choices)"),
         ("!clore S42", "pas de sondage S42"),
     ]
     for command, expected in cases:

@@ -101,13 +101,16 @@ async def until_status(
     while time.monotonic() < deadline:
         try:
             async with session.get(url) as response:
-                json = response.content_type == "application/json"
-                last = (response.status, await response.json() if json else await response.text())
                 if response.status == status:
-                    return last[1] if json else {}
+                    if response.content_type != "application/json":
+                        return {}  # a page, not /healthz
+                    body: dict = await response.json()
+                    return body
+                last = (response.status, await response.text())
         except aiohttp.ClientConnectionError as error:
             last = error
-        await asyncio.sleep(0.5)
+        # Once a second: the service's per-address limit (60 a minute) holds for probes too.
+        await asyncio.sleep(1)
     raise AssertionError(f"{url} never answered {status}; last: {last}")
 
 

@@ -92,6 +92,11 @@ class RecordingSender:
     async def membership(self, room_id: str, user_id: str) -> str | None:
         return None
 
+    members: dict[str, list[str]] = field(default_factory=dict)  # joined, by room
+
+    async def joined_member_ids(self, room_id: str) -> list[str]:
+        return list(self.members.get(room_id, []))
+
     async def invite(self, room_id: str, user_id: str) -> bool:
         return False
 

@@ -43,9 +43,26 @@ def test_polls_parse_defaults_without_end_or_choices():
     assert request.closes_at is None
 
 
-def test_polls_parse_keeps_answers_that_look_like_fields():
-    request = parse("Quelle heure ? ; 10:30 ; Salle: B ; 14h")
-    assert request.answers == ("10:30", "Salle: B", "14h")
+def test_polls_parse_keeps_times_and_links_as_answers():
+    request = parse("Quelle heure ? ; 10:30 ; https://example.org/a ; 14h")
+    assert request.answers == ("10:30", "https://example.org/a", "14h")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "example"),
+    [
+        ("Q ; a ; b ; fni: demain", "fni", "fni demain"),  # a typo of fin: is not an answer
+        ("Quelle salle ? ; Salle:  B ; C", "Salle", "Salle B"),
+        ("Q ; a ; b\ntype: notes", "type", "type notes"),
+    ],
+)
+def test_polls_parse_refuses_unknown_keys_with_the_known_ones(text, key, example):
+    with pytest.raises(FieldError) as refused:
+        parse(text)
+    message = refused.value.message
+    assert "Unknown field" in message.msgid and "without the colon" in message.msgid
+    keys = "fin (end), choix (choices), quorum, résultats (results)"
+    assert message.params == {"key": key, "keys": keys, "example": example}
 
 
 @pytest.mark.parametrize(
@@ -102,4 +119,38 @@ def test_polls_parse_refuses_repeated_or_foreign_fields():
     with pytest.raises(FieldError) as foreign:
         parse("Q ; a ; b ; lieu: Tours")
     assert "Unknown field" in foreign.value.message.msgid
-    assert "fin (end), choix (choices)" in foreign.value.message.params["keys"]
+    keys = foreign.value.message.params["keys"]
+    assert keys == "fin (end), choix (choices), quorum, résultats (results)"
+
+
+@pytest.mark.parametrize(
+    ("text", "quorum", "hidden"),
+    [
+        ("Q ; a ; b ; quorum: 50%", 50, False),
+        ("Q ; a ; b ; Quorum: 100 %", 100, False),
+        ("Q ; a ; b ; quorum: 1", 1, False),
+        ("Q ; a ; b ; résultats: à la fin", None, True),
+        ("Q ; a ; b ; resultats: A la fin", None, True),
+        ("Q ; a ; b ; results: at the end ; quorum: 30%", 30, True),
+        ("Q ; a ; b ; résultats: en direct", None, False),
+    ],
+)
+def test_polls_parse_quorum_and_results(text, quorum, hidden):
+    request = parse(text)
+    assert (request.quorum, request.hide_results) == (quorum, hidden)
+    assert request.answers == ("a", "b")
+
+
+@pytest.mark.parametrize(
+    ("text", "msgid_part"),
+    [
+        ("Q ; a ; b ; quorum: 0%", "The quorum “{value}” is not valid"),
+        ("Q ; a ; b ; quorum: 150%", "The quorum “{value}” is not valid"),
+        ("Q ; a ; b ; quorum: la moitié", "The quorum “{value}” is not valid"),
+        ("Q ; a ; b ; résultats: demain", "is not a choice for the results"),
+    ],
+)
+def test_polls_parse_refuses_bad_quorum_or_results(text, msgid_part):
+    with pytest.raises(UserError) as refused:
+        parse(text)
+    assert msgid_part in refused.value.message.msgid

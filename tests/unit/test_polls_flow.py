@@ -136,6 +136,13 @@ async def test_polls_command_stores_poll_sends_start_notice_and_timer(bot: Harne
 async def test_polls_bad_input_stores_nothing(bot: Harness):
     [answer] = await bot.say(AUTHOR, "!sondage Pizza ? ; oui")
     assert "au moins 2 choix" in answer  # what to fix, and nothing stored
+    [typo] = await bot.say(AUTHOR, "!sondage Pizza ? ; oui ; non ; fni: demain")
+    assert typo.startswith(
+        "Champ inconnu : « fni ». Champs possibles ici : fin (end), choix (choices), quorum, "
+        "résultats (results). "
+        "Si c’est un choix, écrivez-le sans les deux-points, par exemple « fni demain »."
+    ), typo
+    assert "Utilisation : !sondage" in typo
     with bot.database.session() as session:
         assert session.exec(select(Poll)).all() == []
     assert polls_sent(bot) == {}

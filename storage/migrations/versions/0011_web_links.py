@@ -1,7 +1,7 @@
 """web links: each room's capability tokens, and the web pages setting of encrypted rooms
 
 Revision ID: 0011_web_links
-Revises: 0008_waiting_commands
+Revises: 0010_decisions
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import storage.types
 
 revision = "0011_web_links"
-down_revision = "0008_waiting_commands"
+down_revision = "0010_decisions"
 branch_labels = None
 depends_on = None
 
