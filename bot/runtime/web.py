@@ -95,6 +95,7 @@ class WebService:
         pages: Mapping[str, PageProvider],
         health: Health,
         limiter: AddressLimiter | None = None,
+        room_synced: Callable[[str], bool] = lambda room_id: True,
     ) -> None:
         self.config = config
         self.database = database
@@ -103,6 +104,9 @@ class WebService:
         self.pages = pages
         self.health = health
         self.limiter = limiter or AddressLimiter()
+        # Whether the Matrix layer has the room's state yet (after a start, before the first
+        # sync, it cannot tell an encrypted room from another)
+        self.room_synced = room_synced
         self._runner: web.AppRunner | None = None
 
     def application(self) -> web.Application:
@@ -201,9 +205,10 @@ class WebService:
         """As the room's organisers said; an encrypted room's pages leave end-to-end
         encryption, so only once they agreed."""
         stored = RoomSettingsRepository(session).get(room_id)
-        return pages_allowed(
-            stored.web_pages if stored else None, encrypted=self.gateway.is_encrypted(room_id)
-        )
+        web_pages = stored.web_pages if stored else None
+        if web_pages is None and not self.room_synced(room_id):
+            return False  # encrypted or not is not known yet: wait for the sync
+        return pages_allowed(web_pages, encrypted=self.gateway.is_encrypted(room_id))
 
 
 def conditional(request: web.Request, page: Page) -> web.Response:
