@@ -322,6 +322,8 @@ def test_the_web_service_is_off_unless_listen_is_set(tmp_path, config):
         environ={},
     )
     assert loaded.web.enabled and loaded.web.address() == ("127.0.0.1", 8080)
+    assert "web service: on 127.0.0.1:8080, reached at https://c.example.org" in loaded.summary()
+    assert "web service: off" in config.summary()
     assert replace(loaded.web, listen="[::1]:8080").address() == ("::1", 8080)
 
 
