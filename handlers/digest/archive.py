@@ -37,7 +37,8 @@ class DigestArchive:
         rooms = [room_id]
         for other in DigestRepository(session).rooms_with_runs():
             target = room_view(session, other, defaults).digest_room
-            if other != room_id and target and self.shared.rooms.known_room(target) == room_id:
+            known = self.shared.rooms.known_room(target, session) if target else ""
+            if other != room_id and known == room_id:
                 rooms.append(other)
         return rooms
 
@@ -116,7 +117,8 @@ class ArchiveLink:
         defaults = self.services.config.bot
         for room_id in [ctx.room_id, *DigestRepository(ctx.session).rooms_with_runs()]:
             target = room_view(ctx.session, room_id, defaults).digest_room
-            if target.startswith("#") and target not in rooms.aliases:
+            if target.startswith("#") and not rooms.aliases.get(target):
                 await rooms.resolve_room(target)
+        rooms.remember(ctx.session)
         for room_id in self.archive.gathered_rooms(ctx.session, ctx.room_id):
             await rooms.room_name(room_id)

@@ -17,6 +17,7 @@ from web_client import web_client, with_web
 
 from bot.runtime.clock import FrozenClock
 from bot.runtime.config import Config
+from storage.web import WebLinkRepository
 
 ORGANISER = "@org:test"
 ALICE = "@alice:test"
@@ -32,6 +33,9 @@ LINK = re.compile(r"https://concerto\.example\.org(/digest/[A-Za-z0-9_-]{32})\b"
 class NamedRooms(RecordingSender):
     async def room_name(self, room_id: str) -> str | None:
         return NAMES.get(room_id)
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        return SHARED if alias == "#orga:test" else None
 
 
 @pytest.fixture
@@ -71,7 +75,7 @@ async def link(bot: Harness, room_id: str) -> str:
     return found.group(1)
 
 
-async def week_of_digests(bot: Harness) -> None:
+async def week_of_digests(bot: Harness, shared_room: str = SHARED) -> None:
     """Two groups gathered in the shared room, a third one apart; Monday's digests posted."""
     for room_id, text in (
         (ROOM, "Des bus le dimanche #mobilité"),
@@ -79,7 +83,7 @@ async def week_of_digests(bot: Harness) -> None:
     ):
         await say(bot, room_id, ALICE, "!résumé")
         await say(bot, room_id, ALICE, f"!proposition {text}")
-    await say(bot, ROOM, ORGANISER, f"!réglages salon-résumé {SHARED}")
+    await say(bot, ROOM, ORGANISER, f"!réglages salon-résumé {shared_room}")
     await say(bot, OTHER, ORGANISER, "!réglages salon-résumé off")
     bot.clock.set(MONDAY_NOON)
     await bot.timers.fire_due()
@@ -117,3 +121,13 @@ async def test_an_erased_authors_text_leaves_the_archive_at_once(bot, client):
     await say(bot, ROOM, ALICE, "!oublie-moi")
     page = await (await client.get(f"{path}/2026-W25")).text()
     assert "Des bus le dimanche" not in page
+
+
+async def test_a_shared_room_named_by_its_alias_keeps_its_archive_after_a_restart(bot):
+    await week_of_digests(bot, shared_room="#orga:test")
+    with bot.database.session() as session:
+        token = WebLinkRepository(session).get_or_add(SHARED, "digest", bot.clock.now()).token
+    restarted = bot.restart()  # nothing in memory: the alias is read back from the database
+    async with web_client(restarted) as client:
+        page = await (await client.get(f"/digest/{token}/2026-W25")).text()
+    assert "Des bus le dimanche" in page and "secret" not in page
