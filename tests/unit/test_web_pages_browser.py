@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from html import unescape as html_unescape
@@ -89,16 +90,23 @@ async def measure(chromium: str, tmp_path: Path, html: str) -> tuple[str, int, i
     (tmp_path / "page.html").write_text(html, encoding="utf-8")
     measured = tmp_path / "measured.html"
     measured.write_text(MEASURE, encoding="utf-8")
-    outer = await asyncio.to_thread(
-        run,
-        chromium,
-        tmp_path,
-        "--allow-file-access-from-files",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        target=measured,
-    )
-    probe = re.search(r'<p id="probe">(\d+) (\d+) (\d+)</p>', outer)
+    outer, probe = "", None
+    for _attempt in range(3):  # a loaded machine may dump the DOM before the frame loaded
+        try:
+            outer = await asyncio.to_thread(
+                run,
+                chromium,
+                tmp_path,
+                "--allow-file-access-from-files",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                target=measured,
+            )
+        except subprocess.SubprocessError:  # or Chromium itself gave up (timeout, crash)
+            continue
+        probe = re.search(r'<p id="probe">(\d+) (\d+) (\d+)</p>', outer)
+        if probe is not None:
+            break
     assert probe is not None, "the measuring page did not run"
     tail = outer[probe.end() :]
     dom = html_unescape(re.search(r'<div id="dom">(.*)</div>', tail, re.S).group(1))
