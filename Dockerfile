@@ -35,7 +35,8 @@ WORKDIR /data
 VOLUME /data
 ENV CONCERTO_STORAGE_DATA_DIR=/data \
     PYTHONUNBUFFERED=1
-# Unhealthy when the sync loop has not touched /data/heartbeat for 2 minutes.
+# Unhealthy when the sync loop has not touched /data/heartbeat for 2 minutes; with the web
+# service on (CONCERTO_WEB_LISTEN), when its /healthz says so (sync, database, outbox).
 HEALTHCHECK --interval=30s --timeout=15s --start-period=2m --retries=3 \
     CMD ["concerto", "health", "--max-age", "120"]
 STOPSIGNAL SIGTERM

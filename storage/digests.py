@@ -81,6 +81,22 @@ class DigestRepository:
         statement = select(DigestRun).where(DigestRun.week == week).order_by(col(DigestRun.id))
         return list(self.session.exec(statement))
 
+    def rooms_with_runs(self) -> list[str]:
+        """Every room that has posted a digest (the digest archives look for theirs)."""
+        statement = select(DigestRun.room_id).distinct()
+        return sorted(str(room) for room in self.session.exec(statement))
+
+    def list_for_rooms(self, room_ids: Sequence[str]) -> list[DigestRun]:
+        """These rooms' digests, newest week first (a digest archive)."""
+        if not room_ids:
+            return []
+        statement = (
+            select(DigestRun)
+            .where(col(DigestRun.room_id).in_(room_ids))
+            .order_by(col(DigestRun.week).desc(), col(DigestRun.id))
+        )
+        return list(self.session.exec(statement))
+
     def weeks_since(self, moment: datetime) -> list[str]:
         statement = select(DigestRun.week).where(col(DigestRun.created_at) >= moment).distinct()
         return sorted(str(week) for week in self.session.exec(statement))

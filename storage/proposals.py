@@ -192,18 +192,22 @@ class ProposalRepository:
         return self.views(page)
 
     def list_published(
-        self, room_id: str, *, tags: Iterable[str] = (), synonyms: Mapping[str, str] | None = None
+        self,
+        room_id: str | None,
+        *,
+        tags: Iterable[str] = (),
+        synonyms: Mapping[str, str] | None = None,
     ) -> builtins.list[ProposalView]:
-        """What a room's proposals page shows: every proposal but those erased at their
-        author's request, most supported first, newest first among equals."""
+        """What a room's proposals page shows (every room's: ``None``, for exports): every
+        proposal but those erased at their author's request, most supported first, newest
+        first among equals."""
         ids = self._filtered(room_id, list(tags), synonyms or {}, None, None)
-        erased = set(
-            self.session.exec(
-                select(PrivacyErasedProposal.proposal_id)
-                .join(Proposal, col(Proposal.id) == col(PrivacyErasedProposal.proposal_id))
-                .where(Proposal.room_id == room_id)
-            )
+        erased_query = select(PrivacyErasedProposal.proposal_id).join(
+            Proposal, col(Proposal.id) == col(PrivacyErasedProposal.proposal_id)
         )
+        if room_id is not None:
+            erased_query = erased_query.where(Proposal.room_id == room_id)
+        erased = set(self.session.exec(erased_query))
         views = self.views([pid for pid in ids if pid not in erased])
         return sorted(views, key=lambda view: -view.supports)  # stable: keeps newest first
 

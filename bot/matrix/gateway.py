@@ -432,6 +432,10 @@ class MatrixGateway:
 
     # --- sending -----------------------------------------------------------------------
 
+    def has_room_state(self, room_id: str) -> bool:
+        """Whether a sync gave the room's state (whether it is encrypted can be told)."""
+        return room_id in self.client.rooms
+
     def is_encrypted(self, room_id: str) -> bool:
         room = self.client.rooms.get(room_id)
         return bool(room and room.encrypted) or room_id in self.client.encrypted_rooms

@@ -12,6 +12,7 @@ from bot.matrix.gateway import MatrixGateway
 from bot.runtime.clock import Clock
 from bot.runtime.timers import Timers
 from storage.db import Database
+from storage.web import WebLinkRepository
 
 log = logging.getLogger(__name__)
 
@@ -97,4 +98,11 @@ class Membership:
     async def forget_room(self, room_id: str, reason: str | None) -> None:
         with self.database.session() as session:
             self.timers.cancel_room(session, room_id)
+            WebLinkRepository(session).delete_room(room_id)
         await self.gateway.leave(room_id, reason)
+
+    def room_left(self, room_id: str) -> None:
+        """The bot is out of the room (it left, was kicked or banned): the room's web pages
+        stop at once; its members get new links if the bot comes back."""
+        with self.database.session() as session:
+            WebLinkRepository(session).delete_room(room_id)

@@ -199,6 +199,8 @@ class SyncLoop:
         for room_id, invite in response.rooms.invite.items():
             state = [event.source for event in invite.invite_state if hasattr(event, "source")]
             await self.membership.handle_invite(room_id, state)
+        for room_id in response.rooms.leave:
+            self.membership.room_left(room_id)
         if since is None:
             self._adopt_rooms(response)
             return True

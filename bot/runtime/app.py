@@ -175,6 +175,7 @@ class App:
                 gateway=gateway,
                 pages=runtime.services.links.pages,
                 health=Health(database, clock, lambda: SyncState(sync.last_success, sync.failures)),
+                room_synced=gateway.has_room_state,
             )
             try:
                 await web_service.start()

@@ -119,6 +119,9 @@ class Config:
                 f"default language/timezone: {self.bot.language} / {self.bot.timezone}",
                 f"data dir: {self.storage.data_dir}",
                 f"database: {redact_url(self.database_url)}",
+                f"web service: on {self.web.listen}, reached at {self.web.public_url}"
+                if self.web.enabled
+                else "web service: off",
             ]
         )
 

@@ -13,6 +13,7 @@ service keeps no access log.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -72,6 +73,7 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 KIND = re.compile(r"^[a-z]{1,16}$")
 PAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # one segment: never "..", never "/"
 MAX_QUERY = 512  # characters of query string a page may get
+PARALLEL_PAGES = 2  # pages built at once (2 cores: the bot keeps one)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -95,6 +97,7 @@ class WebService:
         pages: Mapping[str, PageProvider],
         health: Health,
         limiter: AddressLimiter | None = None,
+        room_synced: Callable[[str], bool] = lambda room_id: True,
     ) -> None:
         self.config = config
         self.database = database
@@ -103,6 +106,10 @@ class WebService:
         self.pages = pages
         self.health = health
         self.limiter = limiter or AddressLimiter()
+        # Whether the Matrix layer has the room's state yet (after a start, before the first
+        # sync, it cannot tell an encrypted room from another)
+        self.room_synced = room_synced
+        self._building = asyncio.Semaphore(PARALLEL_PAGES)
         self._runner: web.AppRunner | None = None
 
     def application(self) -> web.Application:
@@ -180,30 +187,40 @@ class WebService:
             raise web.HTTPNotFound()
         if len(request.query_string) > MAX_QUERY:
             raise web.HTTPBadRequest()
-        now = self.clock.now()
-        with self.database.session() as session:
-            room_id = WebLinkRepository(session).room_for(kind, token)
-            if room_id is None or not self._may_show(session, room_id):
-                raise web.HTTPNotFound()
-            page_request = PageRequest(
-                room_id=room_id,
-                path=path,
-                query={key: request.query[key] for key in request.query},
-                base_url=f"{self.config.public_url.rstrip('/')}/{kind}/{token}",
-                now=now,
-            )
-            page = provider(session, page_request)
+        query = {key: request.query[key] for key in request.query}
+        # Built in a worker thread, a few at a time: a large page (a digest week of thousands
+        # of proposals) never holds up the bot's own loop (commands, syncs, sends).
+        async with self._building:
+            page = await asyncio.to_thread(self._page, provider, kind, token, path, query)
         if page is None:
             raise web.HTTPNotFound()
         return conditional(request, page)
+
+    def _page(
+        self, provider: PageProvider, kind: str, token: str, path: str, query: dict[str, str]
+    ) -> Page | None:
+        """What the link shows, or None (404): an unknown token, a room whose pages are off."""
+        with self.database.session() as session:
+            room_id = WebLinkRepository(session).room_for(kind, token)
+            if room_id is None or not self._may_show(session, room_id):
+                return None
+            page_request = PageRequest(
+                room_id=room_id,
+                path=path,
+                query=query,
+                base_url=f"{self.config.public_url.rstrip('/')}/{kind}/{token}",
+                now=self.clock.now(),
+            )
+            return provider(session, page_request)
 
     def _may_show(self, session: Session, room_id: str) -> bool:
         """As the room's organisers said; an encrypted room's pages leave end-to-end
         encryption, so only once they agreed."""
         stored = RoomSettingsRepository(session).get(room_id)
-        return pages_allowed(
-            stored.web_pages if stored else None, encrypted=self.gateway.is_encrypted(room_id)
-        )
+        web_pages = stored.web_pages if stored else None
+        if web_pages is None and not self.room_synced(room_id):
+            return False  # encrypted or not is not known yet: wait for the sync
+        return pages_allowed(web_pages, encrypted=self.gateway.is_encrypted(room_id))
 
 
 def conditional(request: web.Request, page: Page) -> web.Response:

@@ -131,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("what", choices=["proposals", "decisions"], help="what to export")
     export.add_argument("--room", help="only this room ID (default: every room)")
-    export.add_argument("--format", choices=["csv", "json", "md"], default="csv")
+    export.add_argument("--format", choices=["csv", "json", "md", "decidim"], default="csv")
+    export.add_argument(
+        "--locale",
+        help="with --format decidim: your Decidim organisation's default locale "
+        "(default: bot.language)",
+    )
     export.add_argument("--config", "-c", help="configuration file (default config.toml)")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_export)
@@ -165,7 +170,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             config.database_url, room_id=args.room, fmt=args.format, output=args.output
         )
     return run_export(
-        config.database_url, what=args.what, room_id=args.room, fmt=args.format, output=args.output
+        config.database_url,
+        what=args.what,
+        room_id=args.room,
+        fmt=args.format,
+        output=args.output,
+        locale=args.locale or config.bot.language,
     )
 
 

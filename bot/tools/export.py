@@ -1,8 +1,9 @@
 """`concerto export proposals`: the proposals of one room or all rooms, for organisers.
 
 Formats: CSV (spreadsheets; cells that a spreadsheet would run as a formula are prefixed
-with an apostrophe), JSON (tools), Markdown (publishing; user text escaped). Author IDs are
-Matrix user IDs: display names live on the homeserver, not in the database.
+with an apostrophe), JSON (tools), Markdown (publishing; user text escaped), and the CSV file
+Decidim's proposal import accepts (``bot.tools.decidim``). Author IDs are Matrix user IDs:
+display names live on the homeserver, not in the database.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 from sqlalchemy import inspect
 
+from bot.tools.decidim import LOCALE, to_decidim_csv
 from storage.db import Database
 from storage.proposals import ProposalRepository, ProposalView
 
-FORMATS = ("csv", "json", "md")
+FORMATS = ("csv", "json", "md", "decidim")
 FIELDS = ("id", "room", "author", "created_at", "text", "tags", "supports", "status", "link")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
@@ -97,14 +99,23 @@ def to_markdown(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_proposals(database: Database, *, room_id: str | None = None, fmt: str = "csv") -> str:
-    """The proposals (of ``room_id``, or all rooms grouped by room), newest first, as text."""
+def export_proposals(
+    database: Database, *, room_id: str | None = None, fmt: str = "csv", locale: str = "fr"
+) -> str:
+    """The proposals (of ``room_id``, or all rooms grouped by room), newest first, as text;
+    for Decidim, in ``locale`` (the Decidim organisation's default locale), the most supported
+    first and without those erased at their author's request."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: choose {', '.join(FORMATS)}")
+    if fmt == "decidim" and not LOCALE.match(locale):
+        raise ExportError(f"not a locale: {locale!r} (e.g. fr, en, ca, pt-BR)")
     if not inspect(database.engine).has_table("proposal"):
         raise ExportError("no proposals table: start the bot once so it migrates the database")
     with database.session() as session:
-        views = ProposalRepository(session).list(room_id)
+        repository = ProposalRepository(session)
+        if fmt == "decidim":
+            return to_decidim_csv(repository.list_published(room_id), locale)
+        views = repository.list(room_id)
     views.sort(key=lambda view: view.room_id)  # stable: newest first within each room
     records = [proposal_record(view) for view in views]
     if fmt == "json":
@@ -115,7 +126,13 @@ def export_proposals(database: Database, *, room_id: str | None = None, fmt: str
 
 
 def run_export(
-    database_url: str, *, what: str, room_id: str | None, fmt: str, output: str | None
+    database_url: str,
+    *,
+    what: str,
+    room_id: str | None,
+    fmt: str,
+    output: str | None,
+    locale: str = "fr",
 ) -> int:
     """What `concerto export` does: write the export to a file or stdout; exit code."""
     if what != "proposals":
@@ -123,7 +140,7 @@ def run_export(
         return 1
     database = Database.from_url(database_url)
     try:
-        text = export_proposals(database, room_id=room_id, fmt=fmt)
+        text = export_proposals(database, room_id=room_id, fmt=fmt, locale=locale)
     except ExportError as error:
         print(f"export failed: {error}", file=sys.stderr)
         return 1

@@ -34,8 +34,13 @@ class CalendarFeed:
         room = resolve(
             request.room_id, RoomSettingsRepository(session).get(request.room_id), self.defaults
         )
-        items = AgendaRepository(session).list_all(request.room_id)
-        changed = max((item.cancelled_at or item.created_at for item in items), default=None)
+        repository = AgendaRepository(session)
+        items = repository.list_all(request.room_id)
+        changes = [item.cancelled_at or item.created_at for item in items]
+        for item in items:  # a meeting of a series cancelled or moved changes the feed too
+            if item.recurrence and item.id is not None:
+                changes += [change.created_at for change in repository.exceptions(item.id)]
+        changed = max(changes, default=None)
         body = agenda_calendar(items, tz=room.tz, now=changed or request.now)
         return Page(body, "text/calendar; charset=utf-8", last_modified=changed)
 

@@ -27,6 +27,7 @@ from bot.runtime.timers import TaskKind, TaskRun
 from bot.text.dates import format_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
+from handlers.digest.archive import ARCHIVE_KIND, ArchiveLink, DigestArchive
 from handlers.digest.build import build_digest
 from handlers.digest.messages import RoomMessage
 from handlers.digest.publish import Publisher
@@ -46,15 +47,27 @@ JUST_NOW = timedelta(seconds=1)
 ALREADY_PUBLISHED = N_(
     "The digest of week {week} was already published here ({when}). The next one is due {next}."
 )
-BAD_ARGUMENT = N_("Use {preview} to preview this week's digest or {publish} to post it now.")
+BAD_ARGUMENT = N_(
+    "Use {preview} to preview this week's digest, {publish} to post it now or {link} for the "
+    "link to the room's digests on the web."
+)
+PREVIEW, PUBLISH, LINK = "preview", "publish", "link"
+DIGEST_WORDS = {
+    "": PREVIEW,
+    **dict.fromkeys(PUBLISH_WORDS, PUBLISH),
+    **dict.fromkeys(("lien", "link"), LINK),
+}
 
 
-def read_publish(ctx: Context) -> bool:
-    """`!résumé` arguments: nothing to preview, `publier` / `publish` to post now (True)."""
+def read_digest_mode(ctx: Context) -> str:
+    """`!résumé` arguments: nothing to preview, `publier` / `publish` to post now, `lien` /
+    `link` for the digest archive's link."""
     argument = fold(ctx.args.strip())
-    if argument and argument not in PUBLISH_WORDS:
-        raise UserError(BAD_ARGUMENT, preview="!résumé", publish="!résumé publier")
-    return bool(argument)
+    if argument not in DIGEST_WORDS:
+        raise UserError(
+            BAD_ARGUMENT, preview="!résumé", publish="!résumé publier", link="!résumé lien"
+        )
+    return DIGEST_WORDS[argument]
 
 
 class DigestFeature:
@@ -65,6 +78,8 @@ class DigestFeature:
         self.schedules = RoomSchedules(services.config, services.timers)
         self.shared = SharedDigest(services, self.schedules)
         self.publisher = Publisher(services, self.schedules, self.shared)
+        self.archive = DigestArchive(services, self.shared)
+        self.archive_link = ArchiveLink(services, self.archive)
 
     def ensure_schedules(self) -> None:
         """At start: every joined room has its digest task, every recent week its shared one."""
@@ -81,7 +96,9 @@ class DigestFeature:
 
     async def resume(self, ctx: Context) -> None:
         await self.schedules.on_activity(ctx)
-        if ctx.arguments:
+        if ctx.arguments == LINK:
+            await self.archive_link.give(ctx)
+        elif ctx.arguments == PUBLISH:
             await self.publish(ctx)
         else:
             self.preview(ctx)
@@ -140,10 +157,10 @@ class DigestFeature:
                 name="résumé",
                 aliases=("resume", "digest"),
                 handler=self.resume,
-                arguments=read_publish,
+                arguments=read_digest_mode,
                 summary=N_("preview this week's digest of the room; organisers can post it now"),
-                usage=N_("[publish]"),
-                examples=(N_("digest"), N_("digest publish")),
+                usage=N_("[publish | link]"),
+                examples=(N_("digest"), N_("digest publish"), N_("digest link")),
                 details=N_(
                     "The digest lists the week's new proposals by theme (most supported first), "
                     "the decisions, the polls closed and still open, the coming events with "
@@ -179,4 +196,5 @@ def feature(services: Services) -> Feature:
         ],
         settings_listeners=[digest.follow_settings],
         after_timers=[digest.ensure_schedules],  # after the rebuild: the next digests
+        pages={ARCHIVE_KIND: digest.archive},
     )

@@ -43,6 +43,7 @@ from storage.digest_models import DigestRun
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
 from storage.outbox import OutboxRepository
+from storage.state import StateRepository
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class RoomNames:
     def __init__(self, gateway: FeatureGateway) -> None:
         self.gateway = gateway
         self.names: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}  # room alias → room ID, as last looked up
 
     async def room_name(self, room_id: str) -> str:
         if room_id not in self.names:
@@ -69,7 +71,32 @@ class RoomNames:
         """A room ID for a `salon-résumé` value (room IDs as is, aliases looked up)."""
         if not target.startswith("#"):
             return target
-        return await self.gateway.resolve_alias(target) or ""
+        self.aliases[target] = await self.gateway.resolve_alias(target) or ""
+        return self.aliases[target]
+
+    def known_room(self, target: str, session: Session) -> str:
+        """The room ID of a `salon-résumé` value without asking the homeserver: aliases as
+        last resolved (kept in the database, so a restart does not forget them)."""
+        if not target.startswith("#"):
+            return target
+        if target not in self.aliases:
+            self.aliases[target] = StateRepository(session).get(alias_key(target)) or ""
+        return self.aliases[target]
+
+    def remember(self, session: Session) -> None:
+        """Keep the aliases resolved so far for `known_room` after a restart."""
+        state = StateRepository(session)
+        for alias, room_id in self.aliases.items():
+            key = alias_key(alias)
+            if room_id and len(key) <= ALIAS_KEY_LENGTH and state.get(key) != room_id:
+                state.set(key, room_id)
+
+
+ALIAS_KEY_LENGTH = 100  # the key-value table's key
+
+
+def alias_key(alias: str) -> str:
+    return f"digest-room-alias:{alias}"
 
 
 class SharedDigest:
@@ -103,6 +130,7 @@ class SharedDigest:
             value = room_view(session, room_id, defaults).digest_room
             if value and value not in targets:
                 targets[value] = await self.rooms.resolve_room(value)
+        self.rooms.remember(session)
         return targets
 
     async def fire(self, run: TaskRun) -> None:

@@ -1,7 +1,10 @@
 """The web service of the real bot process against a real Synapse: a room's calendar feed
 follows what is said in the chat (parsed with icalendar), answers 304 while nothing changed, a
-replaced link answers 404, every answer carries the security headers, and /healthz turns
-unhealthy while the homeserver is down and healthy again after."""
+replaced link answers 404, every answer carries the security headers; the proposals page and
+digest archive show what the room said, an erased person's proposals leave them at once, and
+they stop when the bot is removed from the room; an encrypted room's pages are refused until an
+organiser turns them on; /healthz turns unhealthy while the homeserver is down and healthy
+again after."""
 
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import nio
 import pytest
 from concerto_bot import BotProcess
+from encrypted_people import MakeEncrypted
 from icalendar import Calendar
-from matrix_people import MakePerson, Person, joined
+from matrix_people import MakePerson, Person, joined, reaction_to
 
 from bot.runtime.web import SECURITY_HEADERS
 from bot.tools.local_homeserver import LocalHomeserver
@@ -31,10 +36,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def web_room(
-    make_bot: Callable[..., Awaitable[BotProcess]], make_person: MakePerson
-) -> tuple[BotProcess, Person, str, str]:
-    """A running bot with its web service on, an organiser and their room with the bot."""
+async def web_bot(make_bot: Callable[..., Awaitable[BotProcess]]) -> tuple[BotProcess, str]:
+    """A running bot with its web service on, and the service's address."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     bot = await make_bot(
@@ -43,6 +46,15 @@ async def web_room(
             env_name("web", "public_url"): base,
         }
     )
+    return bot, base
+
+
+@pytest.fixture
+async def web_room(
+    web_bot: tuple[BotProcess, str], make_person: MakePerson
+) -> tuple[BotProcess, Person, str, str]:
+    """A running bot with its web service on, an organiser and their room with the bot."""
+    bot, base = web_bot
     organiser = await make_person("organiser")
     room_id = await organiser.create_room("Groupe de travail", invite=[bot.user_id])
     await organiser.wait_for(room_id, joined(bot.user_id), timeout=30)
@@ -83,13 +95,15 @@ async def until_status(
     status: int,
     timeout: float = 60,  # noqa: ASYNC109
 ) -> dict:
-    """Poll /healthz until it answers ``status`` (the condition waited on), its JSON."""
+    """Poll ``url`` until it answers ``status`` (the condition waited on); its JSON, if any."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         try:
             async with session.get(url) as response:
                 if response.status == status:
+                    if response.content_type != "application/json":
+                        return {}  # a page, not /healthz
                     body: dict = await response.json()
                     return body
                 last = (response.status, await response.text())
@@ -152,3 +166,71 @@ async def test_healthz_follows_the_homeserver(web_room, homeserver: LocalHomeser
         finally:
             await asyncio.to_thread(homeserver.start)
         await until_status(http, f"{base}/healthz", 200)
+
+
+def page_link(answer: str, kind: str) -> str:
+    found = re.search(r"http://127\.0\.0\.1:\d+/" + kind + r"/[A-Za-z0-9_-]{32}", answer)
+    assert found, answer
+    return found.group(0)
+
+
+async def test_proposals_page_follows_the_room_and_forgets_who_asked(web_room, make_person):
+    bot, organiser, room_id, _base = web_room
+    member = await make_person("membre")
+    await organiser.invite(room_id, member.user_id)
+    await member.join(room_id)
+    said = await member.send_text(room_id, "Des bus le dimanche #proposition #mobilité")
+    await member.wait_for(room_id, reaction_to(said, "📝", sender=bot.user_id))
+    await ask(
+        organiser, room_id, bot, "!proposition Un fablab <script>x()</script> #numérique", "P"
+    )
+    page = page_link(await ask(member, room_id, bot, "!propositions lien", "http://"), "proposals")
+    archive = page_link(await ask(member, room_id, bot, "!résumé lien", "http://"), "digest")
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(page) as response:
+            assert response.status == 200
+            for name, value in SECURITY_HEADERS.items():
+                assert response.headers[name] == value
+            html = await response.text()
+        assert "Des bus le dimanche" in html and "#mobilité" in html
+        assert "&lt;script&gt;x()&lt;/script&gt;" in html and "<script" not in html
+        async with http.get(page, params={"tag": "numérique"}) as response:
+            html = await response.text()
+        assert "fablab" in html and "Des bus" not in html
+        async with http.get(archive) as response:
+            assert response.status == 200
+            assert "Aucun résumé n'a encore été publié ici." in await response.text()
+
+        await ask(member, room_id, bot, "!oublie-moi", "5 minutes")
+        await ask(member, room_id, bot, "!oublie-moi", "C'est fait")
+        async with http.get(page) as response:
+            html = await response.text()
+        assert "Des bus" not in html and "fablab" in html
+
+        kicked = await organiser.client.room_kick(room_id, bot.user_id)
+        assert isinstance(kicked, nio.RoomKickResponse), kicked
+        await until_status(http, page, 404)  # the bot is out: the room's pages are gone
+        async with http.get(archive) as response:
+            assert response.status == 404
+
+
+async def test_encrypted_room_pages_wait_for_an_organiser(
+    web_bot: tuple[BotProcess, str], make_encrypted_person: MakeEncrypted
+):
+    bot, _base = web_bot
+    alice = await make_encrypted_person("alice")
+    room_id = await alice.create_encrypted_room("Groupe chiffré", invite=[bot.user_id])
+    await alice.wait_for(room_id, joined(bot.user_id), timeout=30)
+
+    refused = await ask(alice, room_id, bot, "!agenda abonnement", "chiffré")
+    assert "!réglages pages-web on" in refused and "http" not in refused
+    warning = await ask(alice, room_id, bot, "!réglages pages-web on", "bout en bout")
+    assert "!réglages pages-web off" in warning
+    feed = feed_link(await ask(alice, room_id, bot, "!agenda abonnement", "webcal://"))
+    async with aiohttp.ClientSession() as http:
+        async with http.get(feed) as response:
+            assert response.status == 200
+        await ask(alice, room_id, bot, "!réglages pages-web off", "fermées")
+        async with http.get(feed) as response:
+            assert response.status == 404

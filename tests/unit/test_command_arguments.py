@@ -84,7 +84,7 @@ MALFORMED = [
     pytest.param(
         "!résumé maintenant",
         "Utilisez !résumé pour voir un aperçu du résumé de la semaine",
-        "!résumé [publier]",
+        "!résumé [publier | lien]",
         id="résumé",
     ),
     pytest.param(

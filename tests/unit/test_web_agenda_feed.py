@@ -15,6 +15,7 @@ from icalendar import Calendar
 from web_client import web_client, with_web
 
 from bot.runtime.config import Config, WebConfig
+from storage.agenda import AgendaRepository
 
 ORGANISER = "@orga:test"
 ANA = "@ana:test"
@@ -135,3 +136,20 @@ async def test_pages_web_turns_a_rooms_pages_on_with_a_warning_and_off(bot, clie
     assert (await client.get(path)).status == 200
     [view] = await bot.say(ANA, "!réglages")
     assert "pages web (pages-web): servies" in view
+
+
+async def test_a_meeting_of_a_series_cancelled_or_moved_changes_the_feed(bot, client):
+    path = await subscribe(bot)
+    await bot.say(ORGANISER, "!événement Réunion ; tous les mardis à 18h")
+    first = await client.get(path)
+    assert list(events(await first.read())) == ["Réunion"]
+    modified = first.headers["Last-Modified"]
+    assert (await client.get(path, headers={"If-Modified-Since": modified})).status == 304
+    bot.clock.advance(timedelta(minutes=2))
+    with bot.database.session() as session:  # as `!annuler E1 <date>` records it
+        repository = AgendaRepository(session)
+        [series] = repository.list_all(ROOM)
+        assert series.recurrence and series.id is not None
+        repository.set_exception(series.id, series.starts_at, "cancelled", bot.clock.now())
+    changed = await client.get(path, headers={"If-Modified-Since": modified})
+    assert changed.status == 200 and changed.headers["Last-Modified"] != modified

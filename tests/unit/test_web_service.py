@@ -19,6 +19,7 @@ from bot.runtime.health import SYNC_STALE_SECONDS, Health, SyncState
 from bot.runtime.kit import Page, PageRequest
 from bot.runtime.web import SECURITY_HEADERS, WebService
 from bot.runtime.web_limits import AddressLimiter, client_address
+from storage.rooms import RoomSettingsRepository
 from storage.web import WebLinkRepository
 
 PUBLIC = "https://concerto.example.org"
@@ -248,13 +249,21 @@ async def test_a_replaced_link_answers_404_at_once(bot, client):
     assert (await client.get(f"/echo/{new}")).status == 200
 
 
+async def test_before_the_first_sync_only_pages_turned_on_are_served(bot, sync_state, monotonic):
+    token = link(bot)
+    web = service(bot, sync_state, monotonic, room_synced=lambda room_id: False)
+    async with TestClient(TestServer(web.application())) as c:
+        assert (await c.get(f"/echo/{token}")).status == 404  # encrypted? not known yet
+        with bot.database.session() as session:
+            RoomSettingsRepository(session).update(ROOM, web_pages=True)
+        assert (await c.get(f"/echo/{token}")).status == 200
+
+
 async def test_an_encrypted_rooms_pages_wait_for_the_organisers(bot, client):
     token = link(bot)
     bot.sender.encrypted_rooms.add(ROOM)
     assert (await client.get(f"/echo/{token}")).status == 404
     with bot.database.session() as session:
-        from storage.rooms import RoomSettingsRepository
-
         RoomSettingsRepository(session).update(ROOM, web_pages=True)
     assert (await client.get(f"/echo/{token}")).status == 200
 
@@ -313,6 +322,8 @@ def test_the_web_service_is_off_unless_listen_is_set(tmp_path, config):
         environ={},
     )
     assert loaded.web.enabled and loaded.web.address() == ("127.0.0.1", 8080)
+    assert "web service: on 127.0.0.1:8080, reached at https://c.example.org" in loaded.summary()
+    assert "web service: off" in config.summary()
     assert replace(loaded.web, listen="[::1]:8080").address() == ("::1", 8080)
 
 
