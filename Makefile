@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .venv-lock
 PYTEST_ARGS ?=
+# Test files run in parallel (pytest-xdist), each worker with its own Synapse: integration tests
+# mostly wait on the homeserver and the bot, so more workers than cores still pay. A file stays
+# on one worker (its module fixtures, such as a homeserver it stops, are never shared).
+TEST_WORKERS ?= 4
 CONFIG ?= config.toml
 
 .PHONY: install lock test lint format sandbox run clean
@@ -35,7 +39,7 @@ lock:
 	rm -rf $(LOCK_VENV)
 
 test: install
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
-from storage.agenda_models import AgendaItem, EventRsvp
+from storage.agenda_models import AgendaItem, EventRsvp, OccurrenceException, OccurrenceMessage
 
 EVENT = "event"
 DEADLINE = "deadline"
@@ -40,13 +40,18 @@ class AgendaRepository:
         return self.session.exec(statement).first()
 
     def list_upcoming(self, room_id: str, now: datetime, limit: int = 50) -> list[AgendaItem]:
-        """Active items not over yet (an event is over at its end, else at its start)."""
+        """Active items not over yet (an event is over at its end, else at its start; a
+        recurring event at its last occurrence, never when it repeats without end)."""
+        recurring = and_(
+            col(AgendaItem.recurrence).is_not(None),
+            or_(col(AgendaItem.last_at).is_(None), col(AgendaItem.last_at) >= now),
+        )
         statement = (
             select(AgendaItem)
             .where(
                 AgendaItem.room_id == room_id,
                 AgendaItem.status == "active",
-                or_(col(AgendaItem.starts_at) > now, col(AgendaItem.ends_at) > now),
+                or_(col(AgendaItem.starts_at) > now, col(AgendaItem.ends_at) > now, recurring),
             )
             .order_by(col(AgendaItem.starts_at), col(AgendaItem.id))
             .limit(limit)
@@ -65,7 +70,13 @@ class AgendaRepository:
     # --- RSVPs ---------------------------------------------------------------------------
 
     def add_rsvp(
-        self, item_id: int, user_id: str, answer: str, reaction_event_id: str, now: datetime
+        self,
+        item_id: int,
+        user_id: str,
+        answer: str,
+        reaction_event_id: str,
+        now: datetime,
+        occurs_at: datetime | None = None,
     ) -> EventRsvp | None:
         """Record one RSVP reaction; the same reaction event twice is recorded once."""
         existing = self.session.exec(
@@ -79,6 +90,7 @@ class AgendaRepository:
             answer=answer,
             reaction_event_id=reaction_event_id,
             answered_at=now,
+            occurs_at=occurs_at,
         )
         self.session.add(rsvp)
         self.session.flush()
@@ -95,19 +107,108 @@ class AgendaRepository:
         self.session.flush()
         return True
 
-    def answers(self, item_id: int) -> dict[str, str]:
-        """Each person's current answer: their latest RSVP reaction still in place."""
+    def answers(self, item_id: int, occurs_at: datetime | None = None) -> dict[str, str]:
+        """Each person's current answer: their latest RSVP reaction still in place (for one
+        occurrence of a recurring event, named by its original start)."""
+        occurrence = (
+            col(EventRsvp.occurs_at).is_(None)
+            if occurs_at is None
+            else col(EventRsvp.occurs_at) == occurs_at
+        )
         statement = (
             select(EventRsvp)
-            .where(EventRsvp.item_id == item_id)
+            .where(EventRsvp.item_id == item_id, occurrence)
             .order_by(col(EventRsvp.answered_at), col(EventRsvp.id))
         )
         return {rsvp.user_id: rsvp.answer for rsvp in self.session.exec(statement)}
 
-    def rsvp_counts(self, item_id: int) -> dict[str, int]:
+    def rsvp_counts(self, item_id: int, occurs_at: datetime | None = None) -> dict[str, int]:
         """``{"going": 3, "maybe": 1, "not_going": 0}``."""
-        counted = Counter(self.answers(item_id).values())
+        counted = Counter(self.answers(item_id, occurs_at).values())
         return {answer: counted.get(answer, 0) for answer in ANSWERS}
 
-    def going(self, item_id: int) -> list[str]:
-        return sorted(user for user, answer in self.answers(item_id).items() if answer == "going")
+    def going(self, item_id: int, occurs_at: datetime | None = None) -> list[str]:
+        answers = self.answers(item_id, occurs_at)
+        return sorted(user for user, answer in answers.items() if answer == "going")
+
+    # --- recurring events ----------------------------------------------------------------
+
+    def list_recurring(self) -> list[AgendaItem]:
+        """Active recurring events of every room (their reminders are armed at start)."""
+        statement = select(AgendaItem).where(
+            AgendaItem.status == "active", col(AgendaItem.recurrence).is_not(None)
+        )
+        return list(self.session.exec(statement.order_by(col(AgendaItem.id))))
+
+    def exceptions(self, item_id: int) -> list[OccurrenceException]:
+        statement = select(OccurrenceException).where(OccurrenceException.item_id == item_id)
+        return list(self.session.exec(statement.order_by(col(OccurrenceException.occurs_at))))
+
+    def exceptions_of(self, item_ids: list[int]) -> dict[int, list[OccurrenceException]]:
+        """The exceptions of several series at once, by item ID (in chunks: SQL bounds)."""
+        found: dict[int, list[OccurrenceException]] = {}
+        for start in range(0, len(item_ids), 500):
+            chunk = item_ids[start : start + 500]
+            statement = select(OccurrenceException).where(
+                col(OccurrenceException.item_id).in_(chunk)
+            )
+            for exception in self.session.exec(
+                statement.order_by(col(OccurrenceException.occurs_at))
+            ):
+                found.setdefault(exception.item_id, []).append(exception)
+        return found
+
+    def set_exception(
+        self,
+        item_id: int,
+        occurs_at: datetime,
+        status: str,
+        now: datetime,
+        moved_to: datetime | None = None,
+    ) -> OccurrenceException:
+        """Cancel or move one occurrence (a second change of the same one replaces the first)."""
+        exception = self.session.exec(
+            select(OccurrenceException).where(
+                OccurrenceException.item_id == item_id,
+                OccurrenceException.occurs_at == occurs_at,
+            )
+        ).first()
+        if exception is None:
+            exception = OccurrenceException(
+                item_id=item_id, occurs_at=occurs_at, status=status, created_at=now
+            )
+        exception.status, exception.moved_to, exception.created_at = status, moved_to, now
+        self.session.add(exception)
+        self.session.flush()
+        return exception
+
+    def add_occurrence_message(self, outbox_key: str, item_id: int, occurs_at: datetime) -> None:
+        """A message about one occurrence is queued: reactions on it will answer for it."""
+        exists = self.session.exec(
+            select(OccurrenceMessage).where(OccurrenceMessage.outbox_key == outbox_key)
+        ).first()
+        if exists is None:
+            self.session.add(
+                OccurrenceMessage(outbox_key=outbox_key, item_id=item_id, occurs_at=occurs_at)
+            )
+            self.session.flush()
+
+    def mark_occurrence_message_sent(self, outbox_key: str, event_id: str) -> None:
+        message = self.session.exec(
+            select(OccurrenceMessage).where(OccurrenceMessage.outbox_key == outbox_key)
+        ).first()
+        if message is not None and message.event_id is None:
+            message.event_id = event_id
+
+    def get_occurrence_message(self, event_id: str) -> OccurrenceMessage | None:
+        statement = select(OccurrenceMessage).where(OccurrenceMessage.event_id == event_id)
+        return self.session.exec(statement).first()
+
+    def list_all(self, room_id: str) -> list[AgendaItem]:
+        """Every item of a room, cancelled ones too, by date (the calendar feed)."""
+        statement = (
+            select(AgendaItem)
+            .where(AgendaItem.room_id == room_id)
+            .order_by(col(AgendaItem.starts_at), col(AgendaItem.id))
+        )
+        return list(self.session.exec(statement))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from storage.models import OutboxMessage
 
@@ -89,6 +89,14 @@ class OutboxRepository:
             .limit(limit)
         )
         return [PendingHead(*row) for row in self.session.exec(statement)]
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many messages wait to be sent, and when the oldest of them was queued."""
+        statement = select(func.count(), func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status == "pending"
+        )
+        count, oldest = self.session.exec(statement).one()
+        return int(count), oldest
 
     def retry_transient_now(self, now: datetime) -> None:
         """Bring forward the retries of messages that failed for lack of a connection."""

@@ -243,6 +243,8 @@ class PrivacyRepository:
                     "title": item.title,
                     "answer": rsvp.answer,
                     "answered_at": _iso(rsvp.answered_at),
+                    # the meeting answered for, when the event repeats
+                    "meeting": _iso(rsvp.occurs_at),
                 }
                 for rsvp, item in rsvps
             ],

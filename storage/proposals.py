@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
+from storage.privacy_models import PrivacyErasedProposal
 from storage.proposal_models import Proposal, ProposalReaction, ProposalTag
 
 SUPPORT = "support"
@@ -189,6 +190,22 @@ class ProposalRepository:
         ids = self._filtered(room_id, list(tags), synonyms or {}, since, until)
         page = ids[offset : None if limit is None else offset + limit]
         return self.views(page)
+
+    def list_published(
+        self, room_id: str, *, tags: Iterable[str] = (), synonyms: Mapping[str, str] | None = None
+    ) -> builtins.list[ProposalView]:
+        """What a room's proposals page shows: every proposal but those erased at their
+        author's request, most supported first, newest first among equals."""
+        ids = self._filtered(room_id, list(tags), synonyms or {}, None, None)
+        erased = set(
+            self.session.exec(
+                select(PrivacyErasedProposal.proposal_id)
+                .join(Proposal, col(Proposal.id) == col(PrivacyErasedProposal.proposal_id))
+                .where(Proposal.room_id == room_id)
+            )
+        )
+        views = self.views([pid for pid in ids if pid not in erased])
+        return sorted(views, key=lambda view: -view.supports)  # stable: keeps newest first
 
     def views(self, ids: Sequence[int]) -> builtins.list[ProposalView]:
         """Views of these proposals, in the order given."""

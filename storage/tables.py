@@ -9,6 +9,7 @@ import storage.digest_models
 import storage.models
 import storage.poll_models
 import storage.privacy_models
-import storage.proposal_models  # noqa: F401
+import storage.proposal_models
+import storage.web_models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -88,11 +88,18 @@ class SyncLoop:
         self.on_reconnect = on_reconnect  # the homeserver answers again after failures
         self.heartbeat = heartbeat  # the data dir, where each completed sync is marked
         self.synced = asyncio.Event()  # set after the first successful sync (readiness)
+        # time.monotonic() of the last completed sync, None before the first (/healthz)
+        self.last_success: float | None = None
         self._stopping = asyncio.Event()
         self._failures = 0
 
     def stop(self) -> None:
         self._stopping.set()
+
+    @property
+    def failures(self) -> int:
+        """Sync attempts failed in a row since the last success (health)."""
+        return self._failures
 
     async def run(self) -> None:
         filter_id = await self._filter_id()
@@ -118,6 +125,7 @@ class SyncLoop:
             await self.gateway.after_sync()
             if self.heartbeat is not None:
                 touch_heartbeat(self.heartbeat)
+            self.last_success = time.monotonic()
             first = False
             self.synced.set()
 

@@ -18,7 +18,9 @@ from bot.matrix.sync import SyncLoop
 from bot.runtime.builder import build_runtime
 from bot.runtime.clock import Clock, SystemClock
 from bot.runtime.config import Config
+from bot.runtime.health import Health, SyncState
 from bot.runtime.outbox import run_forever
+from bot.runtime.web import WebService
 from storage.db import Database, DatabaseTooNewError
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,26 @@ class App:
             on_reconnect=outbox.retry_now,
             heartbeat=config.data_path,
         )
+        web_service: WebService | None = None
+        if config.web.enabled:
+            web_service = WebService(
+                config.web,
+                database=database,
+                clock=clock,
+                gateway=gateway,
+                pages=runtime.services.links.pages,
+                health=Health(database, clock, lambda: SyncState(sync.last_success, sync.failures)),
+            )
+            try:
+                await web_service.start()
+            except OSError as problem:
+                log.error(
+                    "the web service cannot listen on %s (%s): free that address or change "
+                    "web.listen",
+                    config.web.listen,
+                    problem.strerror or problem,
+                )
+                return 2
         self._install_signal_handlers()
         intake.restore_waiting()  # before the first sync adds to the queue
         # Finish what was being sent when the bot stopped before reading what happened
@@ -200,6 +222,8 @@ class App:
         log.info("stopping")
         sync.stop()
         timers.shutdown()
+        if web_service is not None:
+            await web_service.stop()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(sync_task), timeout=SHUTDOWN_SECONDS / 2)
         with contextlib.suppress(TimeoutError):

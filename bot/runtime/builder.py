@@ -89,6 +89,10 @@ def assemble(services: Services, extra_features: Sequence[FeatureFactory] = ()) 
             if prefix in links.cancellers:
                 raise ValueError(f"ID prefix {prefix!r} cancelled by two features")
             links.cancellers[prefix] = canceller
+        for link_kind, provider in feature.pages.items():
+            if link_kind in links.pages:
+                raise ValueError(f"web link kind {link_kind!r} served by two features")
+            links.pages[link_kind] = provider
     registry_box.append(Registry(commands))  # refuses a command name declared twice
     return Assembly(features, registry_box[0], hooks)
 

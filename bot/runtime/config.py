@@ -70,12 +70,30 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    # "host:port" the pages and /healthz are served on; empty: no web service (the default)
+    listen: str = ""
+    # where people reach them (the TLS reverse proxy in front), used in the links the bot gives
+    public_url: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.listen)
+
+    def address(self) -> tuple[str, int]:
+        """``listen`` as (host, port); only called on a validated configuration."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class Config:
     matrix: MatrixConfig
     bot: BotConfig
     storage: StorageConfig
     privacy: PrivacyConfig
     logging: LoggingConfig
+    web: WebConfig = field(default_factory=WebConfig)
     source: str = ""
 
     @property
@@ -111,6 +129,7 @@ SECTIONS: dict[str, type] = {
     "storage": StorageConfig,
     "privacy": PrivacyConfig,
     "logging": LoggingConfig,
+    "web": WebConfig,
 }
 
 
@@ -339,6 +358,7 @@ def validate(config: Config) -> list[ConfigProblem]:
         problems.append(ConfigProblem("logging.level", f"must be one of {', '.join(LOG_LEVELS)}"))
     if config.logging.format not in ("text", "json"):
         problems.append(ConfigProblem("logging.format", "must be 'text' or 'json'"))
+    problems.extend(_validate_web(config.web))
     db_url = config.database_url
     if not db_url.startswith(("sqlite:", "postgresql")):
         problems.append(
@@ -347,4 +367,30 @@ def validate(config: Config) -> list[ConfigProblem]:
                 "must start with sqlite:/// or postgresql+psycopg://",
             )
         )
+    return problems
+
+
+LISTEN_PATTERN = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+
+
+def _validate_web(web: WebConfig) -> list[ConfigProblem]:
+    if not web.listen:
+        return []
+    problems = []
+    match = LISTEN_PATTERN.match(web.listen)
+    if match is None or not 0 < int(match.group(2)) < 65536:
+        problems.append(
+            ConfigProblem("web.listen", f"not host:port: {web.listen!r} (e.g. 127.0.0.1:8080)")
+        )
+    url = urlparse(web.public_url)
+    if not web.public_url:
+        problems.append(
+            ConfigProblem(
+                "web.public_url",
+                "missing: the address people reach the pages at, behind your TLS reverse proxy "
+                "(e.g. https://concerto.example.org)",
+            )
+        )
+    elif url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
+        problems.append(ConfigProblem("web.public_url", f"not an http(s) URL: {web.public_url!r}"))
     return problems

@@ -9,9 +9,12 @@ modules or looking each other up.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
+
+from sqlmodel import Session
 
 from bot.runtime.clock import Clock
 from bot.runtime.config import Config
@@ -35,6 +38,30 @@ SettingsListener = Callable[[Context, dict[str, object]], None]
 Canceller = Callable[[Context, int], Awaitable[None]]
 # Work a feature does once at start, before or after the timers are rebuilt.
 StartStep = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A request for what one room's web link shows (the web service checked the link)."""
+
+    room_id: str
+    path: str  # what follows the link's token: "" for the link itself, else one segment
+    query: Mapping[str, str]
+    base_url: str  # the link itself, public, without a trailing slash (for links in pages)
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a web link answers: the body, its type, and when what it shows last changed."""
+
+    body: bytes
+    content_type: str
+    last_modified: datetime | None = None
+
+
+# Serves one kind of web link (`agenda`, `proposals`, `digest`): None means nothing there (404).
+PageProvider = Callable[[Session, PageRequest], Page | None]
 
 
 class FeatureGateway(Protocol):
@@ -110,6 +137,8 @@ class Links:
 
     settings_listeners: list[SettingsListener] = field(default_factory=list)
     cancellers: dict[str, Canceller] = field(default_factory=dict)
+    # link kind → what its pages show (the web service serves them)
+    pages: dict[str, PageProvider] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,3 +171,5 @@ class Feature:
     before_timers: list[StartStep] = field(default_factory=list)
     # … and after (so what the rebuild marked is known)
     after_timers: list[StartStep] = field(default_factory=list)
+    # web link kind (`agenda`) → what its pages show, served when `[web]` is on
+    pages: dict[str, PageProvider] = field(default_factory=dict)

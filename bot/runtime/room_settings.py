@@ -8,6 +8,14 @@ from zoneinfo import ZoneInfo
 from bot.runtime.config import BotConfig
 from storage.models import RoomSettings
 
+
+def pages_allowed(web_pages: bool | None, *, encrypted: bool) -> bool:
+    """Whether a room's web pages may be served: as its organisers said (`pages-web`), and
+    until they say, only if the room is not encrypted (pages take content out of end-to-end
+    encryption)."""
+    return (not encrypted) if web_pages is None else web_pages
+
+
 DEFAULT_EVENT_REMINDERS = "7j, 1j, 1h"
 DEFAULT_DEADLINE_REMINDERS = "14j, 7j, 3j, 1j"
 DEFAULT_DIGEST_SCHEDULE = "lundi 09:00"
@@ -28,6 +36,8 @@ class RoomView:
     tag_synonyms: dict[str, str] = field(default_factory=dict)
     nudges: bool = DEFAULT_NUDGES
     nudge_max_members: int = DEFAULT_NUDGE_MAX_MEMBERS
+    # the room's web pages: on or off as organisers said; None (unsaid): on unless encrypted
+    web_pages: bool | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -55,4 +65,5 @@ def resolve(room_id: str, stored: RoomSettings | None, defaults: BotConfig) -> R
         nudge_max_members=int(
             pick(stored.nudge_max_members, DEFAULT_NUDGE_MAX_MEMBERS)  # type: ignore[call-overload]
         ),
+        web_pages=stored.web_pages,
     )

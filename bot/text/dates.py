@@ -421,6 +421,16 @@ def format_offset(delta: timedelta, *, language: str) -> str:
     return f"{total_minutes}{units[-1][0]}"
 
 
+def format_day(day: date, *, language: str) -> str:
+    """A day in full words: « mardi 8 décembre 2026 » / « Tuesday 8 December 2026 »."""
+    return f"{_day_names(language)[day.weekday()]} {_format_date(day, language)}"
+
+
+def local_to_utc(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """A wall time of the room's clock in UTC, with the same daylight-saving rules as parsing."""
+    return _to_utc(day, clock, tz)
+
+
 def _format_date(day: date, language: str) -> str:
     """« 11 mai 2027 » / « 11 May 2027 »; French writes the first of the month « 1er »."""
     number = "1er" if day.day == 1 and language == "fr" else str(day.day)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.runtime.config import Config, ConfigError, MissingConfigError, load_config
+from bot.runtime.config import Config, ConfigError, MissingConfigError, WebConfig, load_config
 from bot.runtime.logs import setup_logging
 
 
@@ -61,12 +61,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    """Exit 0 while the sync loop's heartbeat in the data dir is fresh (Docker HEALTHCHECK)."""
+    """Exit 0 while the bot is healthy (Docker HEALTHCHECK): with the web service on, what its
+    /healthz says (sync, database, outbox); otherwise, while the sync loop's heartbeat in the
+    data dir is fresh."""
     from bot.matrix.sync import heartbeat_age
 
     config = _load(args)
     if isinstance(config, int):
         return config
+    if config.web.enabled:
+        return _web_health(config.web)
     age = heartbeat_age(config.data_path)
     if age is None:
         print("unhealthy: no heartbeat yet (the bot has not synced)", file=sys.stderr)
@@ -76,6 +80,25 @@ def cmd_health(args: argparse.Namespace) -> int:
         return 1
     print(f"healthy: last sync {age:.0f} s ago")
     return 0
+
+
+def _web_health(web: WebConfig) -> int:
+    import urllib.error
+    import urllib.request
+
+    host, port = web.address()
+    if host in ("", "0.0.0.0", "::"):  # listening everywhere: ask it locally
+        host = "127.0.0.1" if host != "::" else "::1"
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            print(f"healthy: {response.read().decode('utf-8', 'replace')}")
+            return 0
+    except urllib.error.HTTPError as error:
+        print(f"unhealthy: {error.read().decode('utf-8', 'replace')}", file=sys.stderr)
+    except OSError as error:
+        print(f"unhealthy: no answer from {url} ({error})", file=sys.stderr)
+    return 1
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

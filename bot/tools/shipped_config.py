@@ -2,7 +2,8 @@
 
 They run `config.example.toml` itself, unchanged, and set through the environment only what a
 deployment must choose for itself: the homeserver, the accounts, who may invite the bot, the
-shared digest room, where data lives, and how much is logged. Every other value — pacing,
+shared digest room, where data lives, how much is logged, and where the web service (off by
+default) listens and is reached. Every other value — pacing,
 reminders, retention, digests — is the shipped default, so what the tests prove and what the
 benchmarks measure is what a deployer gets.
 """
@@ -32,6 +33,8 @@ ENVIRONMENT_KEYS = frozenset(
         ("storage", "database_url"),
         ("logging", "level"),
         ("logging", "format"),
+        ("web", "listen"),
+        ("web", "public_url"),
     }
 )
 

@@ -22,6 +22,7 @@ from bot.text.dates import (
 from bot.text.errors import UserError
 from bot.text.fields import fold_key, key_names, split_fields
 from bot.text.i18n import N_
+from bot.text.recurrence import Series, looks_recurring, parse_rule
 from storage.agenda import DEADLINE, EVENT
 from storage.agenda_models import AgendaItem
 
@@ -43,6 +44,10 @@ MSG_EXTRA_FIELD = N_(
 MSG_TITLE_TOO_LONG = N_("The title is too long ({length} characters; at most {limit}).")
 MSG_PLACE_TOO_LONG = N_("The place is too long ({length} characters; at most {limit}).")
 MSG_LINK_TOO_LONG = N_("The link is too long ({length} characters; at most {limit}).")
+MSG_DEADLINE_REPEATS = N_(
+    "Only events repeat; a deadline is a single date. Write for example: "
+    "!event Group meeting ; every Tuesday at 6pm"
+)
 MSG_END_BEFORE_START = N_(
     "The end “{text}” must come after the start ({start}). Write for example: end: 5pm."
 )
@@ -67,6 +72,7 @@ class Draft:
     place: str | None = None
     link: str | None = None
     offsets: list[timedelta] = field(default_factory=list)
+    series: Series | None = None  # a recurring event: its rule; starts_at is its first meeting
 
 
 def label(item: AgendaItem) -> str:
@@ -92,11 +98,21 @@ def parse_draft(
         positional.insert(1, options["when"])
     if len(positional) < 2:
         raise UserError(MSG_USAGE, example=example)
+    series = None
+    if looks_recurring(positional[1]):
+        if not is_event:
+            raise UserError(MSG_DEADLINE_REPEATS)
+        # the bounds may come as fields of their own: « ; tous les mardis à 18h ; 10 fois »
+        positional = [positional[0], " ".join(positional[1:])]
+        series = parse_rule(positional[1], now=now, tz=tz, language=language)
     if len(positional) > 2:
         raise UserError(MSG_EXTRA_FIELD, text=positional[2], keys=key_names(allowed))
     title, when_text = positional
     _check_length(title, MAX_TITLE, MSG_TITLE_TOO_LONG)
-    starts_at = parse_when(when_text, now=now, tz=tz, language=language)
+    if series is not None:
+        starts_at = series.first
+    else:
+        starts_at = parse_when(when_text, now=now, tz=tz, language=language)
     ends_at = None
     if "end" in options:
         ends_at = parse_end(options["end"], starts_at=starts_at, tz=tz, language=language)
@@ -106,7 +122,7 @@ def parse_draft(
     if link:
         _check_length(link, MAX_LINK, MSG_LINK_TOO_LONG)
     reminders = options.get("reminders", default_reminders)
-    return Draft(title, starts_at, ends_at, place, link, read_offsets(reminders))
+    return Draft(title, starts_at, ends_at, place, link, read_offsets(reminders), series)
 
 
 def parse_end(text: str, *, starts_at: datetime, tz: ZoneInfo, language: str) -> datetime:

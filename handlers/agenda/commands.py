@@ -30,14 +30,16 @@ from bot.runtime.timers import TaskKind
 from bot.text.dates import format_duration, format_offset, format_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
+from bot.text.recurrence import describe_days, describe_rule, last_occurrence
+from handlers.agenda import exceptions, series
 from handlers.agenda.args import (
     KINDS,
     Draft,
     label,
     parse_draft,
-    parse_item_id,
     plan_reminders,
 )
+from handlers.agenda.feed import FEED_KIND, CalendarFeed, Subscription
 from handlers.agenda.from_poll import draft_from_poll, poll_number
 from handlers.agenda.nudges import DEADLINE_NUDGE_KIND, DeadlineNudger, plan_deadline_nudge
 from handlers.agenda.reminders import Reminders
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 
 REMINDER_KINDS = {EVENT: "event_reminder", DEADLINE: "deadline_reminder"}
 ANNOUNCE_PREFIX = "agenda:announce:"
+REMINDER_SENT_PREFIX = "task:reminder:"
+SHOWN_OCCURRENCES = 3  # the confirmation of a series names its next meetings
 RSVP_KEYS = {"✅": "going", "🤔": "maybe", "❌": "not_going"}
 
 # A feature that owns other short IDs (polls: "S") cancels them itself.
@@ -78,6 +82,9 @@ class Agenda:
         await self._create(ctx, DEADLINE, ctx.arguments)
 
     async def _create(self, ctx: Context, kind: str, draft: Draft) -> None:
+        if draft.series is not None:
+            self._create_series(ctx, draft)
+            return
         now = ctx.clock.now()
         tz = ctx.room.tz
         planned, skipped = plan_reminders(draft.starts_at, draft.offsets, now=now, tz=tz)
@@ -123,6 +130,54 @@ class Agenda:
             f"{ANNOUNCE_PREFIX}{item.id}", notice_content(rendered, thread_root=ctx.thread_root)
         )
 
+    def _create_series(self, ctx: Context, draft: Draft) -> None:
+        """A recurring event: one row with its rule, and a timer for its next reminder only."""
+        assert draft.series is not None
+        now, tz, rule = ctx.clock.now(), ctx.room.tz, draft.series.rule
+        item = AgendaRepository(ctx.session).add(
+            AgendaItem(
+                kind=EVENT,
+                room_id=ctx.room_id,
+                title=draft.title,
+                starts_at=draft.starts_at,
+                ends_at=draft.ends_at,
+                place=draft.place,
+                link=draft.link,
+                reminders=", ".join(
+                    format_offset(offset, language="fr") for offset in draft.offsets
+                ),
+                timezone=ctx.room.timezone,
+                author=ctx.sender,
+                created_at=now,
+                recurrence=rule.rrule_text(),
+                last_at=last_occurrence(rule, draft.starts_at, tz),
+            )
+        )
+        series.arm(ctx.session, ctx.timers, item, after=(now, now))
+        language = ctx.language
+        coming = series.schedule(item, [], after=now)
+        upcoming = [
+            format_when(occurrence.starts_at, tz=tz, language=language)
+            for occurrence, _ in zip(coming, range(SHOWN_OCCURRENCES), strict=False)
+        ]
+        data = {
+            **self._announcement_data(item, draft, ctx.room, now, [], []),
+            "repeats": describe_rule(rule, draft.starts_at, tz, language=language),
+            "upcoming": upcoming,
+            "reminders": [format_offset(offset, language=language) for offset in draft.offsets],
+        }
+        rendered = ctx.renderer.render("events_announcement", language, **data)
+        ctx.send(
+            f"{ANNOUNCE_PREFIX}{item.id}", notice_content(rendered, thread_root=ctx.thread_root)
+        )
+
+    def arm_all_series(self) -> None:
+        """At start, after the timers' rebuild: every series without a pending reminder (a
+        missed one was just reported) is armed for its next reminder from now."""
+        with self.services.database.session() as session:
+            items = AgendaRepository(session).list_recurring()
+            series.arm_all(session, self.services.timers, items, self.services.clock.now())
+
     def _announcement_data(
         self,
         item: AgendaItem,
@@ -145,6 +200,8 @@ class Agenda:
             "reminders": [format_offset(r.offset, language=language) for r in planned],
             "skipped": [format_offset(offset, language=language) for offset in skipped],
             "asked_reminders": bool(draft.offsets),
+            "repeats": "",
+            "upcoming": [],
         }
 
     def on_announced(self, session: Session, message: OutboxMessage) -> None:
@@ -153,6 +210,11 @@ class Agenda:
         if item_id.isdigit() and message.event_id:
             AgendaRepository(session).mark_announced(int(item_id), message.event_id)
 
+    def on_occurrence_message_sent(self, session: Session, message: OutboxMessage) -> None:
+        """A message about one occurrence was sent: reactions on it answer for that one."""
+        if message.event_id:
+            AgendaRepository(session).mark_occurrence_message_sent(message.key, message.event_id)
+
     # --- RSVPs ---------------------------------------------------------------------------
 
     async def on_reaction(self, ctx: Context, target_event_id: str, key: str) -> None:
@@ -160,19 +222,29 @@ class Agenda:
         if answer is None:
             return
         repository = AgendaRepository(ctx.session)
-        item = repository.get_by_announcement(ctx.room_id, target_event_id)
+        occurs_at = None
+        about_one = repository.get_occurrence_message(target_event_id)
+        if about_one is not None:  # a reminder or a move of one occurrence of a series
+            item, occurs_at = repository.get(about_one.item_id), about_one.occurs_at
+            if item is not None and item.room_id != ctx.room_id:
+                return
+        else:
+            item = repository.get_by_announcement(ctx.room_id, target_event_id)
+            if item is not None and item.recurrence:
+                occurs_at = item.starts_at  # the announcement of a series: its first meeting
         if item is None or item.kind != EVENT or item.status != "active" or item.id is None:
             return
-        repository.add_rsvp(item.id, ctx.sender, answer, ctx.event_id, ctx.origin_ts)
+        repository.add_rsvp(item.id, ctx.sender, answer, ctx.event_id, ctx.origin_ts, occurs_at)
 
     async def on_redaction(self, ctx: Context, redacted_event_id: str) -> None:
         AgendaRepository(ctx.session).delete_rsvp_by_reaction(redacted_event_id)
 
     # --- cancellation --------------------------------------------------------------------
 
-    def read_item_id(self, ctx: Context) -> tuple[str, int]:
-        """`!annuler` arguments: a short ID (`E7`, `d 3`, `S2`) of a kind that can be cancelled."""
-        parsed = parse_item_id(ctx.args)
+    def read_item_id(self, ctx: Context) -> tuple[str, int, str]:
+        """`!annuler` arguments: a short ID (`E7`, `d 3`, `S2`) of a kind that can be cancelled,
+        and for a recurring event optionally the date of one meeting (`E12 le 15 décembre`)."""
+        parsed = exceptions.split_occurrence(ctx.args)
         if parsed is None:
             raise UserError(
                 "Give the ID of what to cancel, e.g. {example}. IDs here: {ids}.",
@@ -187,12 +259,23 @@ class Agenda:
                 prefixes=", ".join(sorted({*KINDS, *self.cancellers})),
                 ids=ids_here(ctx),
             )
+        if parsed[2] and parsed[0] != "E":
+            raise UserError(
+                "Only a meeting of a recurring event is cancelled by its date, e.g. {example}. "
+                "To cancel {id}, write {plain}.",
+                example="!annuler E12 le 15 décembre",
+                id=f"{parsed[0]}{parsed[1]}",
+                plain=f"!annuler {parsed[0]}{parsed[1]}",
+            )
         return parsed
 
     async def annuler(self, ctx: Context) -> None:
-        prefix, number = ctx.arguments
+        prefix, number, meeting = ctx.arguments
         if prefix in self.cancellers:  # another feature's ID (`S2`: a poll)
             await self.cancellers[prefix](ctx, number)
+            return
+        if meeting:  # `E12 le 15 décembre`: one meeting of a series
+            await exceptions.cancel_meeting(ctx, number, meeting)
             return
         kind = KINDS[prefix]
         repository = AgendaRepository(ctx.session)
@@ -212,7 +295,16 @@ class Agenda:
         repository.mark_cancelled(item, ctx.clock.now())
         ctx.timers.cancel(ctx.session, f"reminder:{label(item)}:")
         when = format_when(item.starts_at, tz=ctx.room.tz, language=ctx.language)
-        if item.kind == EVENT:
+        rule = series.rule_of(item)
+        if rule is not None:
+            ctx.reply(
+                "Recurring event {id} “{title}” ({rule}) is cancelled, with all its meetings; "
+                "its reminders will not be sent.",
+                id=label(item),
+                title=item.title,
+                rule=describe_days(rule, language=ctx.language),
+            )
+        elif item.kind == EVENT:
             ctx.reply(
                 "Event {id} “{title}” ({when}) is cancelled; its reminders will not be sent.",
                 id=label(item),
@@ -267,6 +359,7 @@ def _read_draft(ctx: Context, kind: str, default_reminders: str) -> Draft:
 def feature(services: Services) -> Feature:
     """Commands, RSVP hooks, reminder timers and the announcement hook of the agenda."""
     agenda = Agenda(services, services.links.cancellers)
+    subscription = Subscription(services, services.gateway)
     commands = [
         Command(
             name="événement",
@@ -282,11 +375,15 @@ def feature(services: Services) -> Feature:
                 N_("event Digital day ; May 11 9:30am ; place: MAME Tours"),
                 N_("event Group meeting ; next tuesday 2pm ; end: 4pm ; reminders: 1d, 1h"),
                 N_("event from S4"),
+                N_("event Working group ; every Tuesday at 6pm ; until June 30"),
             ),
             permission=Permission.ORGANISERS,
             details=N_(
                 "People answer with a reaction on the announcement: ✅ going, 🤔 maybe, "
-                "❌ not going. Reminders ping those who answered ✅."
+                "❌ not going. Reminders ping those who answered ✅. Instead of a date, a rule "
+                "makes a recurring event: every Tuesday at 6pm, every other Tuesday, first "
+                "Thursday of the month, on the 15th of every month, every weekday; then from, "
+                "until or N times. Each meeting has its own reminders and answers."
             ),
         ),
         Command(
@@ -302,12 +399,19 @@ def feature(services: Services) -> Feature:
         Command(
             name="agenda",
             aliases=("upcoming",),
-            handler=AgendaView(services.gateway).agenda,
+            handler=AgendaView(
+                services.gateway, subscription.subscribe, subscription.new_link
+            ).agenda,
             arguments=read_agenda_format,
             summary=N_("upcoming events and deadlines of this room, with their IDs and answers"),
-            usage=N_("[ics]"),
-            examples=(N_("upcoming"), N_("upcoming ics")),
-            details=N_("With ics, the bot sends the agenda as a calendar file (.ics)."),
+            usage=N_("[ics | abonnement | nouveau-lien]"),
+            examples=(N_("upcoming"), N_("upcoming ics"), N_("upcoming subscribe")),
+            details=N_(
+                "With ics, the bot sends the agenda as a calendar file (.ics). With abonnement "
+                "(subscribe), it gives the links to subscribe to the room's agenda in a calendar "
+                "app, which then follows every change; nouveau-lien (new-link, organisers) "
+                "replaces them, and the old links stop working."
+            ),
         ),
         Command(
             name="annuler",
@@ -315,8 +419,21 @@ def feature(services: Services) -> Feature:
             handler=agenda.annuler,
             arguments=agenda.read_item_id,
             summary=N_("cancel an event, a deadline or a poll (organisers or its author)"),
-            usage=N_("<id>"),
-            examples=(N_("cancel E7"),),
+            usage=N_("<id> [<date of one meeting of a recurring event>]"),
+            examples=(N_("cancel E7"), N_("cancel E12 December 15")),
+            details=N_(
+                "For a recurring event, the ID alone cancels the whole series; the ID and a "
+                "date cancel that meeting only."
+            ),
+        ),
+        Command(
+            name="déplacer",
+            aliases=("move",),
+            handler=exceptions.move_meeting,
+            arguments=exceptions.read_move,
+            summary=N_("move one meeting of a recurring event (organisers or its author)"),
+            usage=N_("<id> <date of the meeting> ; <new date>"),
+            examples=(N_("move E12 December 15 ; Wednesday December 16 6pm"),),
         ),
     ]
     reminders = Reminders(services)
@@ -341,5 +458,11 @@ def feature(services: Services) -> Feature:
         commands=commands,
         hooks=Hooks(reactions=[agenda.on_reaction], redactions=[agenda.on_redaction]),
         task_kinds=task_kinds,
-        sent_hooks=[(ANNOUNCE_PREFIX, agenda.on_announced)],
+        sent_hooks=[
+            (ANNOUNCE_PREFIX, agenda.on_announced),
+            (REMINDER_SENT_PREFIX, agenda.on_occurrence_message_sent),
+            (exceptions.MOVED_PREFIX, agenda.on_occurrence_message_sent),
+        ],
+        after_timers=[agenda.arm_all_series],
+        pages={FEED_KIND: CalendarFeed(services.config.bot)},
     )

@@ -22,6 +22,8 @@ from bot.runtime.messages import MAX_EVENT_BYTES, content_bytes, ping_content
 from bot.runtime.room_settings import RoomView, resolve
 from bot.runtime.timers import TaskRun
 from bot.text.dates import format_duration, format_offset, format_when
+from bot.text.recurrence import describe_days, utc
+from handlers.agenda import series
 from handlers.agenda.view import item_fields
 from storage.agenda import EVENT, AgendaRepository
 from storage.agenda_models import AgendaItem
@@ -40,6 +42,13 @@ class Due:
     item: AgendaItem
     people: list[dict[str, str]]
     late: timedelta | None
+    # one occurrence of a recurring event: when it happens, and its name (original start)
+    starts_at: datetime | None = None
+    occurs_at: datetime | None = None
+
+    @property
+    def start(self) -> datetime:
+        return self.starts_at or self.item.starts_at
 
 
 class Reminders:
@@ -60,20 +69,53 @@ class Reminders:
             item = repository.get(int(run.task.payload.get("item_id", 0)))
             if item is None or item.status != "active" or item.id is None:
                 continue
-            going = repository.going(item.id) if item.kind == EVENT else []
+            starts_at, occurs_at = _occurrence(run.task)
+            if item.recurrence:
+                # the series' next reminder, planned now so the timer always holds one
+                series.arm(
+                    session,
+                    self.services.timers,
+                    item,
+                    after=(run.task.due_at, starts_at or item.starts_at),
+                    firing=run.task.key,
+                )
+                if occurs_at is None or not self._still_planned(repository, item, run.task):
+                    continue
+            going = repository.going(item.id, occurs_at) if item.kind == EVENT else []
             people = [
                 {"user_id": user, "name": self.services.gateway.display_name(room_id, user)}
                 for user in going[:MAX_MENTIONS]
             ]
-            due.append(Due(run.task, item, people, run.late if run.is_late else None))
+            late = run.late if run.is_late else None
+            due.append(Due(run.task, item, people, late, starts_at, occurs_at))
         room = resolve(
             room_id, RoomSettingsRepository(session).get(room_id), self.services.config.bot
         )
         now = self.services.clock.now()
         for batch, content in self._messages(due, room, now):
-            self.services.outbox.enqueue(
-                session, key=f"task:{batch[0].task.key}", room_id=room_id, content=content
+            key = f"task:{batch[0].task.key}"
+            self.services.outbox.enqueue(session, key=key, room_id=room_id, content=content)
+            first = batch[0]
+            if len(batch) == 1 and first.occurs_at is not None and first.item.id is not None:
+                # reactions on this reminder answer for this occurrence only
+                repository.add_occurrence_message(key, first.item.id, first.occurs_at)
+
+    def _still_planned(
+        self, repository: AgendaRepository, item: AgendaItem, task: ScheduledTask
+    ) -> bool:
+        """The occurrence a series' reminder is about still happens at the time it names."""
+        assert item.id is not None
+        starts_at, _ = _occurrence(task)
+        exceptions = repository.exceptions(item.id)
+        return any(
+            occurrence.starts_at == starts_at
+            for occurrence in series.schedule(
+                item,
+                exceptions,
+                after=starts_at - timedelta(seconds=1) if starts_at else None,
+                before=starts_at + timedelta(seconds=1) if starts_at else None,
             )
+        )
 
     def _messages(
         self, due: list[Due], room: RoomView, now: datetime
@@ -114,6 +156,15 @@ class Reminders:
         )
 
 
+def _occurrence(task: ScheduledTask) -> tuple[datetime | None, datetime | None]:
+    """The start and the name of the occurrence a series' reminder is about (else None)."""
+    payload = task.payload
+    if "occurs_at" not in payload:
+        return None, None
+    starts_at = utc(datetime.fromisoformat(str(payload["starts_at"])))
+    return starts_at, utc(datetime.fromisoformat(str(payload["occurs_at"])))
+
+
 def reminders_content(
     services: Services, due: list[Due], room: RoomView, *, now: datetime
 ) -> dict[str, Any]:
@@ -123,10 +174,13 @@ def reminders_content(
     for reminder in due:
         item = reminder.item
         # A reminder fires a few seconds after its due time: round so "1h" reads "1 heure".
-        remaining = timedelta(minutes=round((item.starts_at - now).total_seconds() / 60))
+        remaining = timedelta(minutes=round((reminder.start - now).total_seconds() / 60))
+        rule = series.rule_of(item)
         entries.append(
             {
                 **item_fields(item, tz=tz, language=language),
+                "when": format_when(reminder.start, tz=tz, language=language),
+                "repeats": describe_days(rule, language=language) if rule else "",
                 "countdown": format_duration(remaining, language=language),
                 "started": remaining <= timedelta(0),
                 "people": reminder.people,
@@ -141,7 +195,7 @@ def reminders_content(
         late=format_duration(max(lateness), language=language) if lateness else "",
     )
     content = ping_content(rendered, user_ids=_mentioned(due)[:MAX_MENTIONS])
-    if len(due) == 1 and due[0].item.announcement_event_id:
+    if len(due) == 1 and due[0].item.announcement_event_id and due[0].occurs_at is None:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": due[0].item.announcement_event_id}}
     return content
 

@@ -1,4 +1,5 @@
-"""`!agenda [ics]`: what is coming in a room, as a list with RSVP counts or as a calendar file.
+"""`!agenda [ics]`: what is coming in a room, as a list with RSVP counts or as a calendar file
+(`!agenda abonnement` / `nouveau-lien` go to the calendar feed, handlers/agenda/feed.py).
 
 Kept apart from the announcing and cancelling commands (handlers/events.py): it only reads.
 The calendar has stable UIDs (`event-E7@concerto`) so a calendar app updates rather than
@@ -8,20 +9,24 @@ duplicates, and times in the room's timezone.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
+from icalendar import Calendar, vRecur
 from icalendar import Event as CalendarEvent
 
 from bot.runtime.context import Context
 from bot.runtime.kit import FeatureGateway
+from bot.runtime.router import fold
 from bot.text.dates import format_duration, format_when
 from bot.text.errors import UserError
+from bot.text.recurrence import Rule, describe_days, utc
+from handlers.agenda import series
 from handlers.agenda.args import label
 from storage.agenda import DEADLINE, AgendaRepository
-from storage.agenda_models import AgendaItem
+from storage.agenda_models import AgendaItem, OccurrenceException
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +45,53 @@ def item_fields(item: AgendaItem, *, tz: ZoneInfo, language: str) -> dict[str, A
     }
 
 
-def read_agenda_format(ctx: Context) -> bool:
-    """`!agenda` arguments: nothing for the list, `ics` for a calendar file (True)."""
-    argument = ctx.args.strip().casefold()
-    if argument not in ("", *CALENDAR_WORDS):
+LIST, FILE, SUBSCRIBE, NEW_LINK = "list", "file", "subscribe", "new-link"
+AGENDA_WORDS = {
+    "": LIST,
+    **dict.fromkeys(CALENDAR_WORDS, FILE),
+    **dict.fromkeys(("abonnement", "abonner", "subscribe", "subscription"), SUBSCRIBE),
+    **dict.fromkeys(("nouveau-lien", "new-link"), NEW_LINK),
+}
+
+
+def read_agenda_format(ctx: Context) -> str:
+    """`!agenda` arguments: nothing for the list, `ics` for a calendar file, `abonnement` for
+    the calendar feed's links, `nouveau-lien` to replace them."""
+    argument = fold(ctx.args.strip())
+    if argument not in AGENDA_WORDS:
         raise UserError(
-            "Unknown option “{text}”: write {plain} for the list or {ics} for a calendar file.",
+            "Unknown option “{text}”: write {plain} for the list, {ics} for a calendar file, "
+            "{subscribe} to subscribe to the agenda in a calendar app.",
             text=ctx.args.strip(),
             plain="!agenda",
             ics="!agenda ics",
+            subscribe="!agenda abonnement",
         )
-    return argument in CALENDAR_WORDS
+    return AGENDA_WORDS[argument]
 
 
 class AgendaView:
-    def __init__(self, gateway: FeatureGateway) -> None:
+    def __init__(
+        self,
+        gateway: FeatureGateway,
+        subscribe: Callable[[Context], Awaitable[None]],
+        new_link: Callable[[Context], Awaitable[None]],
+    ) -> None:
         self.gateway = gateway
+        self.subscribe = subscribe  # the calendar feed's links (handlers/agenda/feed.py)
+        self.new_link = new_link
 
     # --- agenda --------------------------------------------------------------------------
 
     async def agenda(self, ctx: Context) -> None:
-        as_calendar: bool = ctx.arguments
+        mode: str = ctx.arguments
+        if mode == SUBSCRIBE:
+            await self.subscribe(ctx)
+            return
+        if mode == NEW_LINK:
+            await self.new_link(ctx)
+            return
+        as_calendar = mode == FILE
         now = ctx.clock.now()
         repository = AgendaRepository(ctx.session)
         items = repository.list_upcoming(ctx.room_id, now)
@@ -78,21 +109,40 @@ class AgendaView:
         language, tz = ctx.language, ctx.room.tz
         entries = []
         for item in items:
-            counts = repository.rsvp_counts(item.id) if item.id is not None else {}
+            assert item.id is not None
+            starts_at, occurs_at, repeats = item.starts_at, None, ""
+            rule = series.rule_of(item)
+            if rule is not None:  # a series shows its next meeting, and that it repeats
+                coming = series.next_occurrence(item, repository.exceptions(item.id), after=now)
+                if coming is None:
+                    continue
+                starts_at, occurs_at = coming.starts_at, coming.original
+                repeats = describe_days(rule, language=language)
+            counts = repository.rsvp_counts(item.id, occurs_at)
             entries.append(
                 {
                     **item_fields(item, tz=tz, language=language),
-                    "countdown": format_duration(item.starts_at - now, language=language),
-                    "started": item.starts_at <= now,
+                    "when": format_when(starts_at, tz=tz, language=language),
+                    "starts_at": starts_at,
+                    "repeats": repeats,
+                    "countdown": format_duration(starts_at - now, language=language),
+                    "started": starts_at <= now,
                     "going": counts.get("going", 0),
                     "maybe": counts.get("maybe", 0),
                     "not_going": counts.get("not_going", 0),
                 }
             )
+        entries.sort(key=lambda entry: entry["starts_at"])
         ctx.reply_template("events_agenda", entries=entries)
 
     async def _send_calendar(self, ctx: Context, items: list[AgendaItem], now: datetime) -> None:
-        data = agenda_calendar(items, tz=ctx.room.tz, now=now)
+        repository = AgendaRepository(ctx.session)
+        exceptions = {
+            item.id: repository.exceptions(item.id)
+            for item in items
+            if item.recurrence and item.id is not None
+        }
+        data = agenda_calendar(items, tz=ctx.room.tz, now=now, exceptions=exceptions)
         filename = "agenda.ics"
         try:
             gateway = self.gateway
@@ -127,27 +177,76 @@ class AgendaView:
         ctx.send(f"ics:{ctx.event_id}", content)
 
 
-def agenda_calendar(items: list[AgendaItem], *, tz: ZoneInfo, now: datetime) -> bytes:
-    """An iCalendar file of the items: stable UIDs, times in the room's timezone."""
+def agenda_calendar(
+    items: list[AgendaItem],
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+    exceptions: Mapping[int, list[OccurrenceException]] | None = None,
+) -> bytes:
+    """An iCalendar file of the items: stable UIDs, times in the room's timezone.
+
+    A recurring event is one VEVENT with its RRULE, an EXDATE per cancelled meeting, and one
+    VEVENT per moved meeting (same UID, RECURRENCE-ID its original start), in the time zone
+    of its rule (with its VTIMEZONE), so a calendar shows the meetings the bot reminds.
+    """
     calendar = Calendar()
     calendar.add("prodid", "-//Concerto//agenda//FR")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     for item in items:
-        entry = CalendarEvent()
-        entry.add("uid", f"{item.kind}-{label(item)}@concerto")
-        entry.add("dtstamp", now.astimezone(UTC))
-        entry.add("dtstart", item.starts_at.astimezone(tz))
-        if item.ends_at is not None:
-            entry.add("dtend", item.ends_at.astimezone(tz))
-        entry.add("summary", item.title)
-        if item.place:
-            entry.add("location", item.place)
-        if item.link:
-            entry.add("url", item.link)
-            entry.add("description", item.link)
-        if item.kind == DEADLINE:
-            entry.add("categories", ["DEADLINE"])
+        changes = (exceptions or {}).get(item.id or 0, [])
+        item_tz = series.tz_of(item) if item.recurrence else tz
+        entry = _calendar_entry(item, item.starts_at, item_tz, now)
+        if item.status == "cancelled":  # the calendar feed keeps cancelled items, marked
+            entry.add("status", "CANCELLED")
+        rule = series.rule_of(item)
+        if rule is not None:
+            entry.add("rrule", calendar_rrule(rule, item_tz))
+            cancelled = [
+                utc(c.occurs_at).astimezone(item_tz) for c in changes if c.status == "cancelled"
+            ]
+            if cancelled:
+                entry.add("exdate", cancelled)
         calendar.add_component(entry)
+        for change in changes:
+            if change.status != "moved" or change.moved_to is None:
+                continue
+            moved = _calendar_entry(item, utc(change.moved_to), item_tz, now)
+            moved.add("recurrence-id", utc(change.occurs_at).astimezone(item_tz))
+            calendar.add_component(moved)
     calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+def calendar_rrule(rule: Rule, tz: ZoneInfo) -> vRecur:
+    """The stored rule as calendars read it: the wall time is DTSTART's (no BYHOUR/BYMINUTE),
+    UNTIL in UTC (RFC 5545, with a DTSTART in a time zone)."""
+    recur = vRecur.from_ical(rule.rrule_text())
+    recur.pop("BYHOUR", None)
+    recur.pop("BYMINUTE", None)
+    if rule.until is not None:
+        end_of_day = datetime.combine(rule.until, time(23, 59, 59)).replace(tzinfo=tz)
+        recur["UNTIL"] = [end_of_day.astimezone(UTC)]
+    return recur
+
+
+def _calendar_entry(
+    item: AgendaItem, starts_at: datetime, tz: ZoneInfo, now: datetime
+) -> CalendarEvent:
+    """One VEVENT of an item (or of one moved meeting of a series, starting at ``starts_at``)."""
+    entry = CalendarEvent()
+    entry.add("uid", f"{item.kind}-{label(item)}@concerto")
+    entry.add("dtstamp", now.astimezone(UTC))
+    entry.add("dtstart", starts_at.astimezone(tz))
+    if item.ends_at is not None:
+        entry.add("dtend", (starts_at + (item.ends_at - item.starts_at)).astimezone(tz))
+    entry.add("summary", item.title)
+    if item.place:
+        entry.add("location", item.place)
+    if item.link:
+        entry.add("url", item.link)
+        entry.add("description", item.link)
+    if item.kind == DEADLINE:
+        entry.add("categories", ["DEADLINE"])
+    return entry

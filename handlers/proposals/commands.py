@@ -22,10 +22,12 @@ from typing import Any
 from bot.runtime.context import Context
 from bot.runtime.kit import Feature, Hooks, Services
 from bot.runtime.messages import notice_content
-from bot.runtime.router import Command, fold, split_command
+from bot.runtime.router import Command, Handler, fold, split_command
 from bot.text.errors import UserError
 from bot.text.i18n import N_, Message
 from bot.text.replies import command_text
+from handlers.proposals.listing import STATUS_NAMES, tag_display_map
+from handlers.proposals.page import PAGE_KIND, ProposalsLink, ProposalsPage
 from handlers.shared.tags import (
     PROPOSAL_MARKERS,
     Tag,
@@ -33,7 +35,6 @@ from handlers.shared.tags import (
     apply_synonyms,
     extract_tags,
     fold_tag,
-    most_used_spelling,
     split_proposal,
     validate_proposal_text,
 )
@@ -66,12 +67,6 @@ EDIT_REFUSED = N_("The edit of proposal {id} was not applied: {reason}")
 BAD_PAGE = N_("Give a page number, e.g. {example}.")
 NO_SUCH_PAGE = N_("There is no page {page}: the list has {pages} page(s).")
 BAD_TAG = N_("“{word}” is not a tag; filter with hashtags, e.g. {example}.")
-
-STATUS_NAMES = {
-    "open": N_("under discussion"),
-    RETAINED: N_("retained"),
-    SET_ASIDE: N_("set aside"),
-}
 
 
 def normalise_key(key: str) -> str:
@@ -123,20 +118,6 @@ def record(ctx: Context, text: str, tags: Sequence[Tag], source: str) -> Proposa
     )
     ctx.react(ACK_KEY)
     return proposal
-
-
-def tag_display_map(
-    repository: ProposalRepository, room_id: str, synonyms: Mapping[str, str]
-) -> dict[str, str]:
-    """Canonical folded tag → the spelling most used for it in this room (digests use it too)."""
-    grouped: dict[str, list[str]] = {}
-    for spelling in repository.spellings(room_id):
-        grouped.setdefault(apply_synonyms(spelling.folded, synonyms), []).append(spelling.display)
-    result = {}
-    for canonical, displays in grouped.items():
-        own = [display for display in displays if fold_tag(display) == canonical]
-        result[canonical] = most_used_spelling(own or displays)
-    return result
 
 
 def parse_list_args(args: str, synonyms: Mapping[str, str]) -> tuple[list[str], int]:
@@ -192,8 +173,14 @@ def read_proposal_text(ctx: Context) -> str:
     return validate_proposal_text(ctx.args)
 
 
-def read_list_filters(ctx: Context) -> tuple[list[str], int]:
-    """`!propositions` arguments: canonical tags to filter by, and the page."""
+LINK_WORDS = {"lien", "link"}
+
+
+def read_list_filters(ctx: Context) -> tuple[list[str], int] | None:
+    """`!propositions` arguments: canonical tags to filter by, and the page; None for
+    `lien` (the link to the proposals page; a #lien tag is still written with its #)."""
+    if fold(ctx.args.strip()) in LINK_WORDS:
+        return None
     return parse_list_args(ctx.args, ctx.room.tag_synonyms)
 
 
@@ -211,7 +198,10 @@ async def proposition(ctx: Context) -> None:
         ctx.reply(RECORDED, id=proposal.short_id)
 
 
-async def propositions(ctx: Context) -> None:
+async def propositions(ctx: Context, give_link: Handler) -> None:
+    if ctx.arguments is None:
+        await give_link(ctx)
+        return
     synonyms = ctx.room.tag_synonyms
     tags, page = ctx.arguments
     repository = ProposalRepository(ctx.session)
@@ -318,7 +308,7 @@ async def on_redaction(ctx: Context, redacted_event_id: str) -> None:
     repository.delete_reaction(redacted_event_id)
 
 
-def commands() -> list[Command]:
+def commands(give_link: Handler) -> list[Command]:
     details = N_(
         "You can also add #proposition (or #proposal) to any message. 📝 on your message means "
         "it is recorded. 👍 on a proposal supports it (one per person; not your own). "
@@ -341,16 +331,23 @@ def commands() -> list[Command]:
         Command(
             name="propositions",
             aliases=("proposals",),
-            handler=propositions,
+            handler=lambda ctx: propositions(ctx, give_link),
             arguments=read_list_filters,
             summary=N_("this room's proposals, newest first, optionally filtered by tags"),
-            usage=N_("[#tag …] [page N]"),
-            examples=(N_("proposals"), N_("proposals #digital"), N_("proposals page 2")),
+            usage=N_("[#tag …] [page N] | lien"),
+            examples=(
+                N_("proposals"),
+                N_("proposals #digital"),
+                N_("proposals page 2"),
+                N_("proposals link"),
+            ),
             details=N_(
                 "Shows 10 proposals per page with their ID, author, tags, 👍 supports, status "
                 "and a link to the message. With several tags, proposals having any of them "
                 "are listed. Tags match without case or accents (#Numerique = #numérique) and "
-                "follow the room's synonyms (!réglages synonyme)."
+                "follow the room's synonyms (!réglages synonyme). With lien (link), the bot "
+                "gives the link to the room's proposals page on the web (when it has a web "
+                "service): every proposal, most supported first, filterable by theme."
             ),
         ),
     ]
@@ -366,5 +363,12 @@ def hooks(prefix: str) -> Hooks:
 
 
 def feature(services: Services) -> Feature:
-    """Proposals: two commands and the message, reaction, redaction and edit hooks."""
-    return Feature(commands=commands(), hooks=hooks(services.config.bot.command_prefix))
+    """Proposals: two commands, the message, reaction, redaction and edit hooks, and the
+    room's proposals page on the web."""
+    page = ProposalsPage(services.config.bot, services.renderer, services.gateway)
+    link = ProposalsLink(services, page)
+    return Feature(
+        commands=commands(link.give),
+        hooks=hooks(services.config.bot.command_prefix),
+        pages={PAGE_KIND: page},
+    )

@@ -97,7 +97,7 @@ def _set_synonym(ctx: Context, value: str) -> dict[str, object]:
     return {"tag_synonyms": synonyms}
 
 
-ON_WORDS = frozenset({"on", "oui", "yes", "actif", "active"})
+ON_WORDS = {"on", "oui", "yes", "activé", "active", "actif"}
 MAX_NUDGE_ROOM = 10_000
 
 
@@ -105,12 +105,13 @@ def _set_nudges(ctx: Context, value: str) -> dict[str, object]:
     """``on``, ``off`` or ``on 50`` (no nudge in rooms of more than 50 members)."""
     words = value.split()
     switch = fold(words[0]) if words else ""
-    if switch in OFF_WORDS and len(words) == 1:
+    on = switch in {fold(word) for word in ON_WORDS}
+    if switch in {fold(word) for word in OFF_WORDS} and len(words) == 1:
         return {"nudges": False}
-    if switch in ON_WORDS and len(words) == 1:
+    if on and len(words) == 1:
         return {"nudges": True}
     sized = len(words) == 2 and words[1].isdigit() and 2 <= int(words[1]) <= MAX_NUDGE_ROOM
-    if switch in ON_WORDS and sized:
+    if on and sized:
         return {"nudges": True, "nudge_max_members": int(words[1])}
     raise UserError(
         "Nudges are on or off, with at most how many members a room may have for them, "
@@ -118,6 +119,21 @@ def _set_nudges(ctx: Context, value: str) -> dict[str, object]:
         on="!réglages relances on",
         sized="!réglages relances on 50",
         off="!réglages relances off",
+    )
+
+
+def _set_web_pages(ctx: Context, value: str) -> dict[str, object]:
+    folded = fold(value)
+    if folded in {fold(word) for word in ON_WORDS}:
+        return {"web_pages": True}
+    if folded in {fold(word) for word in OFF_WORDS}:
+        return {"web_pages": False}
+    raise UserError(
+        "Write {on} to serve this room's web pages (calendar feed, proposals, digests) or {off} "
+        "to stop, not {value}.",
+        on="on",
+        off="off",
+        value=value,
     )
 
 
@@ -145,6 +161,7 @@ SETTINGS = [
     Setting("organisateurs", ("organisers", "organizers"), _set_organisers, "organisateurs 50"),
     Setting("synonyme", ("synonym",), _set_synonym, "synonyme #ess = #économiesociale"),
     Setting("relances", ("nudges",), _set_nudges, "relances on"),
+    Setting("pages-web", ("web-pages",), _set_web_pages, "pages-web on"),
 ]  # fmt: skip
 
 
@@ -197,6 +214,7 @@ async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
             synonyms=sorted(room.tag_synonyms.items()),
             nudges=room.nudges,
             nudge_max_members=room.nudge_max_members,
+            web_pages=room.web_pages,
         )
         return
     if not await ctx.is_organiser():
@@ -212,6 +230,23 @@ async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
         listener(ctx, values)
     if "language" in values:
         ctx.use_language(str(values["language"]))  # confirm in the new language
+    if values.get("web_pages") is True:
+        ctx.reply(
+            "This room's web pages are on: its calendar feed, proposals page and digest "
+            "archive are served to anyone who has their links ({commands}). Careful: in an "
+            "encrypted room, what they show leaves end-to-end encryption (the bot's server "
+            "serves it in clear). Turn them off with {off}.",
+            commands="!agenda abonnement, !propositions lien, !résumé lien",
+            off="!réglages pages-web off",
+        )
+        return
+    if values.get("web_pages") is False:
+        ctx.reply(
+            "This room's web pages are off: their links answer nothing any more. Turn them on "
+            "again with {on}.",
+            on="!réglages pages-web on",
+        )
+        return
     ctx.reply("Setting {name} changed.", name=change.setting.name)
 
 
@@ -242,7 +277,8 @@ def commands(handler: Handler) -> list[Command]:
             details=N_(
                 "Settings: langue fr|en, fuseau <IANA timezone>, résumé <day> <time> | off, "
                 "salon-résumé <room>, rappels-événement <offsets>, rappels-échéance <offsets>, "
-                "organisateurs <power level>, synonyme #tag = #canonical, "
+                "organisateurs <power level>, synonyme #tag = #canonical, pages-web on|off "
+                "(web pages of the room; an encrypted room's are off until turned on), "
                 "relances on [max members] | off."
             ),
         )

@@ -8,39 +8,18 @@ import asyncio
 import json
 import signal
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
 from concerto_bot import BotProcess
 from matrix_people import Person, joined, reply_to
+from synapse_admin import admin_call, devices
 
 from bot.tools.local_homeserver import LocalHomeserver, free_port, synapse_installed
 from bot.tools.shipped_config import env_name
-
-
-def admin_call(
-    homeserver: LocalHomeserver, token: str, method: str, path: str, body: Any = None
-) -> Any:
-    request = urllib.request.Request(
-        homeserver.url + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.load(answer)
-
-
-def devices(homeserver: LocalHomeserver, admin_token: str, user_id: str) -> set[str]:
-    found = admin_call(
-        homeserver, admin_token, "GET", f"/_synapse/admin/v2/users/{quote(user_id)}/devices"
-    )
-    return {device["device_id"] for device in found["devices"]}
 
 
 def stopped_with_one_line(bot: BotProcess, expected: str) -> str:

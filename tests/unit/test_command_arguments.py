@@ -42,19 +42,19 @@ MALFORMED = [
     pytest.param(
         "!annuler demain",
         "Indiquez l'identifiant de ce qu'il faut annuler, par exemple !annuler E7.",
-        "!annuler <identifiant>",
+        "!annuler <identifiant> [<date d'une réunion d'un événement récurrent>]",
         id="annuler",
     ),
     pytest.param(
         "!cancel X3",
         "« X3 » n'est pas un identifiant annulable.",
-        "!annuler <identifiant>",
+        "!annuler <identifiant> [<date d'une réunion d'un événement récurrent>]",
         id="annuler-unknown-kind",
     ),
     pytest.param(
         "!agenda demain",
         "Option inconnue : « demain ».",
-        "!agenda [ics]",
+        "!agenda [ics | abonnement | nouveau-lien]",
         id="agenda",
     ),
     pytest.param(
@@ -72,13 +72,13 @@ MALFORMED = [
     pytest.param(
         "!propositions #ess page zéro",
         "Indiquez un numéro de page, par exemple !propositions page 2.",
-        "!propositions [#tag …] [page N]",
+        "!propositions [#tag …] [page N] | lien",
         id="propositions",
     ),
     pytest.param(
         "!propositions #ess ???",
         "« ??? » n’est pas un tag",
-        "!propositions [#tag …] [page N]",
+        "!propositions [#tag …] [page N] | lien",
         id="propositions-not-a-tag",
     ),
     pytest.param(

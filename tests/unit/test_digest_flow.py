@@ -343,3 +343,14 @@ async def test_digest_reports_decisions_with_outcome_and_participation(bot: Harn
     assert "Non adoptée : 1 objection maintenue." in body, body
     assert "S2 Nos priorités ? — 1 participant (25 % des 4 membres)" in body, body
     assert "vélos: 1 (100 %) ★" in body, body
+
+
+async def test_digest_lists_the_coming_weeks_meetings_of_a_recurring_event(bot: Harness):
+    await bot.say(ORGANISER, "!événement Point ; tous les jours ouvrés à 9h ; rappels: aucun")
+    await bot.say(ORGANISER, "!annuler E1 le 19 juin")
+    body = (await bot.say(MEMBER, "!résumé"))[0]
+    for day in ("jeudi 18 juin", "lundi 22 juin", "mardi 23 juin", "mercredi 24 juin"):
+        assert f"• E1 Point — {day} 2026 à 09:00 (Europe/Paris) · ✅ 0" in body, body
+    assert "vendredi 19 juin" not in body  # cancelled
+    assert "jeudi 25 juin" not in body  # beyond the coming week
+    assert body.count("Point") == 4

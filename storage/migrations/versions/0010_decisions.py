@@ -2,7 +2,7 @@
 and nudges (room settings and personal opt-outs)
 
 Revision ID: 0010_decisions
-Revises: 0008_waiting_commands
+Revises: 0009_recurring_events
 Create Date: 2026-12-05
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import storage.types
 
 revision = "0010_decisions"
-down_revision = "0008_waiting_commands"
+down_revision = "0009_recurring_events"
 branch_labels = None
 depends_on = None
 
