@@ -297,7 +297,7 @@ def parse_decision_request(
     return DecisionRequest(positional[0], closes_at, quorum)
 
 
-WHEN_OPTIONS = frozenset({"end", "quorum"})
+WHEN_OPTIONS = frozenset({"end", "quorum", "anonymous"})
 WHEN_EXAMPLE = "!quand Prochaine plénière ; mardi 18h ; jeudi 18h30 ; fin: vendredi 12h"
 
 
@@ -309,6 +309,7 @@ class WhenRequest:
     slots: tuple[datetime, ...]
     closes_at: datetime | None
     quorum: int | None = None
+    anonymous: bool = False  # answers by direct message, results without names
 
 
 def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> WhenRequest:
@@ -345,7 +346,8 @@ def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
     if "end" in options:
         closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
     quorum = read_quorum(options["quorum"]) if "quorum" in options else None
-    return WhenRequest(subject, tuple(sorted(slots)), closes_at, quorum)
+    anonymous = read_yes_no(options["anonymous"]) if "anonymous" in options else False
+    return WhenRequest(subject, tuple(sorted(slots)), closes_at, quorum, anonymous)
 
 
 def parse_poll_id(text: str) -> int:

@@ -194,6 +194,8 @@ class PollCommands:
         settings: dict[str, object] = {"slots": [slot.isoformat() for slot in request.slots]}
         if request.quorum is not None:
             settings["quorum"] = request.quorum
+        if request.anonymous:
+            settings.update(anonymous=True, secret=new_secret())
         poll = PollRepository(ctx.session).add(
             room_id=ctx.room_id,
             author=ctx.sender,
@@ -216,7 +218,7 @@ class PollCommands:
             language,
             poll_id=poll.short_id,
             kind=poll.kind,
-            anonymous=False,
+            anonymous=request.anonymous,
             question=poll.question,
             answers=[text for _, text in poll.answers],
             example=" ".join(
@@ -505,7 +507,10 @@ def feature(services: Services) -> Feature:
                 handler=commands.quand,
                 arguments=read_when_request,
                 summary=N_("find a meeting time: each slot answered yes, maybe or no"),
-                usage=N_("<subject> ; <slot> ; <slot> [; …] [; end: <when>] [; quorum: N%]"),
+                usage=N_(
+                    "<subject> ; <slot> ; <slot> [; …] [; end: <when>] [; quorum: N%] "
+                    "[; anonymous: yes]"
+                ),
                 examples=(
                     N_("when Next plenary ; tuesday 6pm ; thursday 6:30pm ; end: friday noon"),
                 ),

@@ -145,3 +145,17 @@ async def test_anonymous_ranked_poll_by_dm_and_public_replies_refused(bot: Harne
     with bot.database.session() as session:
         assert {row.voter_key for row in session.exec(select(AnonymousBallot))} == {None}
         assert session.exec(select(PollBallot)).all() == []
+
+
+async def test_anonymous_meeting_poll_by_dm(bot: Harness):
+    [notice] = await bot.say(AUTHOR, "!quand Plénière ; mardi 18h ; jeudi 18h ; anonyme: oui")
+    assert "!bulletin S1" in notice and "répondez à ce message" not in notice, notice
+    for voter, answer in (("@bob:test", "S1 non oui"), ("@carol:test", "S1 oui oui")):
+        sent = await bot.deliver(bot.message(voter, "!bulletin S1"))
+        ballot = next(item for item in sent if item["room_id"] != ROOM)["content"]["body"]
+        assert "oui, peut-être ou non pour chaque créneau" in ballot
+        await in_dm(bot, voter, answer)
+    [results] = await bot.say(AUTHOR, "!clore S1")
+    assert "oui 2 · peut-être 0 · non 0 ★" in results, results
+    with bot.database.session() as session:
+        assert {row.voter_key for row in session.exec(select(AnonymousBallot))} == {None}
