@@ -370,6 +370,8 @@ class Closer:
             # in reply to the decision's message, where the votes and reasons are
             content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
         )
+        if (poll.settings or {}).get("anonymous"):
+            PollRepository(session).forget_anonymous_voters(poll)  # counted: unlink voters
 
 
 @dataclass
