@@ -22,8 +22,11 @@ from bot.runtime.context import Context
 from bot.runtime.kit import FeatureGateway
 from bot.runtime.messages import notice_content
 from bot.text.errors import UserError
+from bot.text.fields import fold_key
 from bot.text.i18n import N_
 from handlers.polls.args import parse_poll_id
+from handlers.polls.availability import read_availability
+from handlers.polls.consent import read_consent
 from handlers.polls.ranked import read_ranking
 from handlers.polls.scores import read_scores
 from handlers.shared.direct import open_direct_room
@@ -69,6 +72,10 @@ def read_ballot(poll: Poll, text: str) -> tuple[str, ...]:
         return read_ranking(text, ids)
     if poll.kind == "score":
         return read_scores(text, ids)
+    if poll.kind == "when":
+        return read_availability(text, ids)
+    if poll.kind == "consent":
+        return read_consent(text, lambda words: fold_key(words).replace("’", "'"))
     return read_choice(text, ids, poll.max_selections)
 
 

@@ -245,7 +245,7 @@ def read_results(value: str) -> bool:
     )
 
 
-DECISION_OPTIONS = frozenset({"end", "quorum", "results"})
+DECISION_OPTIONS = frozenset({"end", "quorum", "results", "anonymous"})
 DECISION_EXAMPLE = "!décision On adopte la charte du collectif ; fin: vendredi 18h"
 
 
@@ -256,9 +256,13 @@ class DecisionRequest:
     text: str
     closes_at: datetime | None
     quorum: int | None = None
+    anonymous: bool = False  # answers and reasons by direct message, results without names
 
     def settings(self) -> dict[str, object]:
-        return {} if self.quorum is None else {"quorum": self.quorum}
+        chosen: dict[str, object] = {} if self.quorum is None else {"quorum": self.quorum}
+        if self.anonymous:
+            chosen["anonymous"] = True
+        return chosen
 
 
 def parse_decision_request(
@@ -294,10 +298,11 @@ def parse_decision_request(
     if "end" in options:
         closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
     quorum = read_quorum(options["quorum"]) if "quorum" in options else None
-    return DecisionRequest(positional[0], closes_at, quorum)
+    anonymous = read_yes_no(options["anonymous"]) if "anonymous" in options else False
+    return DecisionRequest(positional[0], closes_at, quorum, anonymous)
 
 
-WHEN_OPTIONS = frozenset({"end", "quorum"})
+WHEN_OPTIONS = frozenset({"end", "quorum", "anonymous"})
 WHEN_EXAMPLE = "!quand Prochaine plénière ; mardi 18h ; jeudi 18h30 ; fin: vendredi 12h"
 
 
@@ -309,6 +314,7 @@ class WhenRequest:
     slots: tuple[datetime, ...]
     closes_at: datetime | None
     quorum: int | None = None
+    anonymous: bool = False  # answers by direct message, results without names
 
 
 def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> WhenRequest:
@@ -345,7 +351,8 @@ def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
     if "end" in options:
         closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
     quorum = read_quorum(options["quorum"]) if "quorum" in options else None
-    return WhenRequest(subject, tuple(sorted(slots)), closes_at, quorum)
+    anonymous = read_yes_no(options["anonymous"]) if "anonymous" in options else False
+    return WhenRequest(subject, tuple(sorted(slots)), closes_at, quorum, anonymous)
 
 
 def parse_poll_id(text: str) -> int:

@@ -4,6 +4,9 @@ A poll closes by `!clore`, by its `poll_close` timer (`poll_close:S2`) or by a p
 end event; all three go through ``Closer`` so the results look the same and are posted once
 (stable outbox keys). The tally is always recomputed from the stored ballots with
 ``handlers.polls.tally``, never kept as running counts, so late or removed votes cannot skew it.
+Each kind is counted by its own rule (consent, scores, instant-runoff, best slot) and states it
+in its results; the room's members at the close are kept for the quorum and the digest's
+participation rate, and an anonymous poll's voters are unlinked once it is counted.
 """
 
 from __future__ import annotations
@@ -367,6 +370,8 @@ class Closer:
             # in reply to the decision's message, where the votes and reasons are
             content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
         )
+        if (poll.settings or {}).get("anonymous"):
+            PollRepository(session).forget_anonymous_voters(poll)  # counted: unlink voters
 
 
 @dataclass

@@ -194,6 +194,8 @@ class PollCommands:
         settings: dict[str, object] = {"slots": [slot.isoformat() for slot in request.slots]}
         if request.quorum is not None:
             settings["quorum"] = request.quorum
+        if request.anonymous:
+            settings.update(anonymous=True, secret=new_secret())
         poll = PollRepository(ctx.session).add(
             room_id=ctx.room_id,
             author=ctx.sender,
@@ -216,7 +218,7 @@ class PollCommands:
             language,
             poll_id=poll.short_id,
             kind=poll.kind,
-            anonymous=False,
+            anonymous=request.anonymous,
             question=poll.question,
             answers=[text for _, text in poll.answers],
             example=" ".join(
@@ -243,7 +245,7 @@ class PollCommands:
             question=request.text,
             answers=[(answer_id, ctx.t(label)) for answer_id, _, label in ANSWERS],
             max_selections=1,
-            settings=request.settings(),
+            settings=_decision_settings(request),
             created_at=ctx.clock.now(),
             closes_at=request.closes_at,
             command_event_id=ctx.event_id,
@@ -261,6 +263,7 @@ class PollCommands:
             text=poll.question,
             answers=[{"emoji": EMOJI[answer_id], "text": text} for answer_id, text in poll.answers],
             closes=closes,
+            anonymous=request.anonymous,
             quorum=(poll.settings or {}).get("quorum"),
         )
         ctx.send(
@@ -286,6 +289,14 @@ class PollCommands:
             ),
             reply_to=ctx.event_id,
         )
+
+
+def _decision_settings(request: DecisionRequest) -> dict[str, object]:
+    """A decision's settings, with the secret its anonymous ballots are keyed by, if any."""
+    settings = request.settings()
+    if request.anonymous:
+        settings["secret"] = new_secret()
+    return settings
 
 
 def _with_secret(request: PollRequest) -> dict[str, object]:
@@ -352,7 +363,7 @@ def sent_hook(outbox: Outbox) -> Callable[[Session, OutboxMessage], None]:
             PollRepository(session).update(poll, start_event_id=message.event_id)
         elif parts[2] == "notice":
             PollRepository(session).update(poll, notice_event_id=message.event_id)
-            if poll.kind == "consent":
+            if poll.kind == "consent" and not is_anonymous(poll):
                 for answer_id, emoji, _ in ANSWERS:
                     outbox.enqueue(
                         session,
@@ -488,7 +499,7 @@ def feature(services: Services) -> Feature:
                 handler=commands.decision,
                 arguments=read_decision_request,
                 summary=N_("propose a decision by consent: adopted unless an objection stands"),
-                usage=N_("<text> [; end: <when>] [; quorum: N%]"),
+                usage=N_("<text> [; end: <when>] [; quorum: N%] [; anonymous: yes]"),
                 examples=(N_("decision We adopt the group's charter ; end: friday 6pm"),),
                 permission=Permission.EVERYONE,
                 details=N_(
@@ -505,7 +516,10 @@ def feature(services: Services) -> Feature:
                 handler=commands.quand,
                 arguments=read_when_request,
                 summary=N_("find a meeting time: each slot answered yes, maybe or no"),
-                usage=N_("<subject> ; <slot> ; <slot> [; …] [; end: <when>] [; quorum: N%]"),
+                usage=N_(
+                    "<subject> ; <slot> ; <slot> [; …] [; end: <when>] [; quorum: N%] "
+                    "[; anonymous: yes]"
+                ),
                 examples=(
                     N_("when Next plenary ; tuesday 6pm ; thursday 6:30pm ; end: friday noon"),
                 ),

@@ -9,10 +9,11 @@ the close counts, a removed reaction withdraws it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.text.errors import UserError
 from bot.text.i18n import N_
 from handlers.polls.tally import Ballot
 
@@ -88,3 +89,49 @@ def consent_result(
         if OBJECT in choices[voter]
     )
     return ConsentResult(counts=counts, voters=len(choices), objections=objections)
+
+
+# How an answer is written in an anonymous ballot (folded: no accents, no capitals, ' for ’).
+ANSWER_WORDS = {
+    "d'accord": AGREE,
+    "daccord": AGREE,
+    "accord": AGREE,
+    "agree": AGREE,
+    "abstention": ABSTAIN,
+    "abstain": ABSTAIN,
+    "pas d'accord": DISAGREE,
+    "disagree": DISAGREE,
+    "objection": OBJECT,
+    "object": OBJECT,
+}
+
+
+def read_consent(text: str, fold: Callable[[str], str]) -> tuple[str, ...]:
+    """``d'accord``, ``abstention``, ``pas d'accord`` or ``objection <raison>`` → the stored
+    selections: the answer, and for an objection its reason if given."""
+    words = text.split()
+    for length in (2, 1):
+        answer = ANSWER_WORDS.get(fold(" ".join(words[:length])))
+        if answer is not None:
+            reason = " ".join(words[length:])
+            if answer == OBJECT and reason:
+                return (OBJECT, reason[:1000])
+            return (answer,)
+    raise UserError(
+        N_("Answer with d'accord, abstention, pas d'accord or objection followed by your reason.")
+    )
+
+
+def anonymous_consent_result(ballots: Iterable[Sequence[str]]) -> ConsentResult:
+    """The rule applied to anonymous answers: objections listed by their reasons only."""
+    counts = dict.fromkeys(ANSWER_IDS, 0)
+    objections = []
+    voters = 0
+    for selections in ballots:
+        if not selections or selections[0] not in counts:
+            continue
+        voters += 1
+        counts[selections[0]] += 1
+        if selections[0] == OBJECT:
+            objections.append(Objection("", selections[1] if len(selections) > 1 else None))
+    return ConsentResult(counts=counts, voters=voters, objections=tuple(objections))

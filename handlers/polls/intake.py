@@ -211,7 +211,7 @@ class PollIntake:
         text = " ".join(command_text(body).split())[:MAX_REASON_LENGTH]
         if not text:
             return
-        if poll.kind in BALLOT_READERS:
+        if poll.kind in BALLOT_READERS or is_anonymous(poll):
             if is_anonymous(poll):
                 if not ctx.is_backlog:  # a public reply would show the vote: not counted
                     ctx.reply(

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from bot.runtime.clock import to_millis
 from handlers.polls.availability import AvailabilityResult, availability_result
-from handlers.polls.consent import ConsentResult, consent_result
+from handlers.polls.consent import ConsentResult, anonymous_consent_result, consent_result
 from handlers.polls.ranked import RankedResult, instant_runoff
 from handlers.polls.scores import ScoreResult, score_result
 from handlers.polls.tally import (
@@ -49,7 +49,7 @@ def poll_tally(session: Session, poll: Poll, end: datetime | None = None) -> Tal
     winners those of their own rule: what the digest shows of every kind."""
     assert poll.id is not None
     end = end or poll.closed_at
-    if poll.kind == "choice" and (poll.settings or {}).get("anonymous"):
+    if poll.kind in ("choice", "consent") and (poll.settings or {}).get("anonymous"):
         return _anonymous_tally(session, poll)
     ballots = [stored_ballot(row) for row in PollRepository(session).list_ballots(poll.id)]
     end_ts = to_millis(end) if end is not None else None
@@ -74,7 +74,11 @@ def _anonymous_tally(session: Session, poll: Poll) -> TallyResult:
     rows = PollRepository(session).list_anonymous_ballots(poll.id)
     ballots = [
         Ballot(
-            voter=f"ballot-{row.id}", ts=0, event_id=str(row.id), selections=tuple(row.selections)
+            voter=f"ballot-{row.id}",
+            ts=0,
+            event_id=str(row.id),
+            # a decision's objection carries its reason after the answer
+            selections=tuple(row.selections[:1] if poll.kind == "consent" else row.selections),
         )
         for row in rows
     ]
@@ -125,6 +129,9 @@ def decision_result(session: Session, poll: Poll, end: datetime | None = None) -
     assert poll.id is not None
     end = end or poll.closed_at
     repository = PollRepository(session)
+    if (poll.settings or {}).get("anonymous"):
+        rows = repository.list_anonymous_ballots(poll.id)
+        return anonymous_consent_result(row.selections for row in rows)
     ballots = [stored_ballot(row) for row in repository.list_ballots(poll.id)]
     end_ts = to_millis(end) if end is not None else None
     choices = valid_choices(answer_ids(poll), poll.max_selections, ballots, end_ts)

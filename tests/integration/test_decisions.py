@@ -5,7 +5,7 @@ counted from the room's members; a poll whose results are shown at the close; ra
 polls voted by reply (a changed ranking, a bad reply explained); a meeting poll by reply whose
 best slot becomes an event; a nudge mentioning exactly the non-voters once, not the opted-out;
 a decision surviving a SIGKILL between its votes and its close; an anonymous poll voted by
-direct message whose rows carry no voter identity after closing."""
+direct message whose rows carry no voter identity after closing, and an anonymous decision."""
 
 from __future__ import annotations
 
@@ -324,3 +324,36 @@ async def test_anonymous_poll_by_direct_message_keeps_no_voter_identity(
     ]
     assert stored(bot, "select count(*) from poll_ballot") == [(0,)]
     assert "secret" not in stored(bot, "select settings from poll")[0][0]
+
+
+async def test_anonymous_decision_by_direct_message_lists_the_reason_without_a_name(
+    bot_room, make_encrypted_person
+):
+    bot, organiser, room_id = bot_room
+    voters = []
+    for name in ("alice", "bob"):
+        person = await make_encrypted_person(name)
+        await organiser.invite(room_id, person.user_id)
+        await person.join(room_id)
+        await person.wait_for(room_id, joined(person.user_id), timeout=30)
+        voters.append(person)
+    asked = await organiser.send_text(room_id, "!décision Pique-nique samedi ; anonyme: oui")
+    await organiser.wait_for(room_id, notice(bot.user_id, "Anonyme : pour voter"), after=asked)
+    for person, answer in zip(voters, ("S1 d'accord", "S1 objection Il va pleuvoir."), strict=True):
+        asked = await person.send_text(room_id, "!bulletin S1")
+        await person.wait_for(room_id, notice(bot.user_id, "message direct"), after=asked)
+        direct = await person.wait_for_invite(timeout=30)
+        await person.join(direct)
+        await person.wait_for(direct, notice(bot.user_id, "Votre bulletin"), timeout=30)
+        answered = await person.send_text(direct, answer)
+        await person.wait_for(direct, reaction_to(answered, "🗳️", sender=bot.user_id))
+    closing = await organiser.send_text(room_id, "!clore S1")
+    result = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résultat de la décision S1"), after=closing
+    )
+    body = result["content"]["body"]
+    assert "Non adoptée : 1 objection maintenue." in body and "✋ Il va pleuvoir." in body, body
+    assert "alice" not in body.lower() and "bob" not in body.lower(), body
+    assert stored(bot, "select count(*) from anonymous_ballot where voter_key is not null") == [
+        (0,)
+    ]

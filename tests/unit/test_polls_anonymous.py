@@ -145,3 +145,53 @@ async def test_anonymous_ranked_poll_by_dm_and_public_replies_refused(bot: Harne
     with bot.database.session() as session:
         assert {row.voter_key for row in session.exec(select(AnonymousBallot))} == {None}
         assert session.exec(select(PollBallot)).all() == []
+
+
+async def test_anonymous_meeting_poll_by_dm(bot: Harness):
+    [notice] = await bot.say(AUTHOR, "!quand Plénière ; mardi 18h ; jeudi 18h ; anonyme: oui")
+    assert "!bulletin S1" in notice and "répondez à ce message" not in notice, notice
+    for voter, answer in (("@bob:test", "S1 non oui"), ("@carol:test", "S1 oui oui")):
+        sent = await bot.deliver(bot.message(voter, "!bulletin S1"))
+        ballot = next(item for item in sent if item["room_id"] != ROOM)["content"]["body"]
+        assert "oui, peut-être ou non pour chaque créneau" in ballot
+        await in_dm(bot, voter, answer)
+    [results] = await bot.say(AUTHOR, "!clore S1")
+    assert "oui 2 · peut-être 0 · non 0 ★" in results, results
+    with bot.database.session() as session:
+        assert {row.voter_key for row in session.exec(select(AnonymousBallot))} == {None}
+
+
+async def test_anonymous_decision_by_dm_lists_objections_without_names(bot: Harness):
+    [notice, *_] = await bot.say(AUTHOR, "!décision Pique-nique samedi ; anonyme: oui")
+    assert "Anonyme : pour voter, tapez !bulletin S1" in notice, notice
+    sent_reactions = [s for s in bot.sender.sent if s["type"] == "m.reaction"]
+    assert sent_reactions == []  # no public answers to click
+    message = poll(bot).notice_event_id
+    assert message is not None
+    public = {
+        "msgtype": "m.text",
+        "body": "je m'y oppose",
+        "m.relates_to": {"m.in_reply_to": {"event_id": message}},
+    }
+    [refused] = [
+        a["content"]["body"]
+        for a in await bot.deliver(bot.event("@erin:test", "m.room.message", public))
+    ]
+    assert "est anonyme" in refused
+    answers = (
+        ("@bob:test", "S1 d’accord"),
+        ("@carol:test", "S1 Objection Il va pleuvoir."),
+        ("@dan:test", "S1 pas d'accord"),
+    )
+    for voter, answer in answers:
+        await bot.deliver(bot.message(voter, "!bulletin S1"))
+        acknowledged = await in_dm(bot, voter, answer)
+        assert [a["content"]["m.relates_to"]["key"] for a in acknowledged] == ["🗳️"], answer
+    [bad] = [a["content"]["body"] for a in await in_dm(bot, "@dan:test", "S1 peut-être")]
+    assert "Répondez d’accord, abstention" in bad
+    [result] = await bot.say(AUTHOR, "!clore S1")
+    assert "✅ d’accord — 1" in result and "✋ objection — 1" in result, result
+    assert "Non adoptée : 1 objection maintenue." in result
+    assert "✋ Il va pleuvoir." in result and "Carol" not in result, result
+    with bot.database.session() as session:
+        assert {row.voter_key for row in session.exec(select(AnonymousBallot))} == {None}
