@@ -110,6 +110,15 @@ class ArchiveLink:
             url=url,
         )
 
+    async def replace(self, ctx: Context) -> None:
+        await ctx.require_organiser()
+        url = self.links.link(ctx, replace=True)
+        await self.learn_names(ctx)
+        ctx.reply(
+            "New link to this room's digests: {url}. The previous link no longer works.",
+            url=url,
+        )
+
     async def learn_names(self, ctx: Context) -> None:
         """Room names for the pages, and the rooms each `salon-résumé` names (asked of the
         homeserver here, as the pages are served without waiting on it)."""

@@ -116,3 +116,10 @@ class ProposalsLink:
             "(anyone who has this link can read them).",
             url=url,
         )
+
+    async def replace(self, ctx: Context) -> None:
+        await ctx.require_organiser()
+        ctx.reply(
+            "New link to this room's proposals page: {url}. The previous link no longer works.",
+            url=self.links.link(ctx, replace=True),
+        )
