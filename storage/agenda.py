@@ -144,6 +144,20 @@ class AgendaRepository:
         statement = select(OccurrenceException).where(OccurrenceException.item_id == item_id)
         return list(self.session.exec(statement.order_by(col(OccurrenceException.occurs_at))))
 
+    def exceptions_of(self, item_ids: list[int]) -> dict[int, list[OccurrenceException]]:
+        """The exceptions of several series at once, by item ID (in chunks: SQL bounds)."""
+        found: dict[int, list[OccurrenceException]] = {}
+        for start in range(0, len(item_ids), 500):
+            chunk = item_ids[start : start + 500]
+            statement = select(OccurrenceException).where(
+                col(OccurrenceException.item_id).in_(chunk)
+            )
+            for exception in self.session.exec(
+                statement.order_by(col(OccurrenceException.occurs_at))
+            ):
+                found.setdefault(exception.item_id, []).append(exception)
+        return found
+
     def set_exception(
         self,
         item_id: int,

@@ -48,6 +48,9 @@ class RoomSettings(SQLModel, table=True):
     # the room's web pages on or off (`!réglages pages-web`); None: on unless the room is
     # encrypted
     web_pages: bool | None = Field(default=None)
+    # nudges before a poll closes: opt-in, and never in rooms above nudge_max_members
+    nudges: bool | None = None
+    nudge_max_members: int | None = None
     joined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 

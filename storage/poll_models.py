@@ -74,3 +74,24 @@ class PollReason(SQLModel, table=True):
     ts: int = Field(sa_column=Column(BigInteger(), nullable=False, index=True))
     event_id: str = Field(max_length=255, index=True)
     text: str
+
+
+class NudgeOptOut(SQLModel, table=True):
+    """A person who asked never to be mentioned by nudges (`!pas-de-relance`), in any room."""
+
+    __tablename__ = "nudge_opt_out"
+    user_id: str = Field(primary_key=True, max_length=255)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AnonymousBallot(SQLModel, table=True):
+    """A ballot of an anonymous poll, given by direct message. While the poll is open
+    ``voter_key`` is an HMAC of the voter's ID under the poll's secret (so a new answer
+    replaces the old one); at the close the secret and every key are deleted: only the
+    selections stay, linked to no one."""
+
+    __tablename__ = "anonymous_ballot"
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    voter_key: str | None = Field(default=None, max_length=64, index=True)
+    selections: list[str] = Field(sa_column=Column(JSONText(), nullable=False))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from storage.poll_models import Poll, PollBallot, PollReason
+from storage.poll_models import AnonymousBallot, NudgeOptOut, Poll, PollBallot, PollReason
 
 
 class PollRepository:
@@ -109,6 +109,13 @@ class PollRepository:
             statement = statement.where(Poll.room_id == room_id)
         return list(self.session.exec(statement.order_by(col(Poll.closed_at), col(Poll.id))))
 
+    def list_closed(self, *, room_id: str | None = None) -> list[Poll]:
+        """Every poll closed (not cancelled), oldest close first (export)."""
+        statement = select(Poll).where(Poll.status == "closed")
+        if room_id is not None:
+            statement = statement.where(Poll.room_id == room_id)
+        return list(self.session.exec(statement.order_by(col(Poll.closed_at), col(Poll.id))))
+
     def list_open_at(self, moment: datetime, *, room_id: str | None = None) -> list[Poll]:
         """Polls created by ``moment`` and not closed or cancelled by then (digest)."""
         statement = select(Poll).where(
@@ -163,6 +170,36 @@ class PollRepository:
         self.session.delete(ballot)
         self.session.flush()
 
+    # --- anonymous ballots -------------------------------------------------------------------
+
+    def put_anonymous_ballot(
+        self, poll: Poll, *, voter_key: str, selections: Sequence[str]
+    ) -> None:
+        """Keep this voter's answer, replacing their previous one."""
+        assert poll.id is not None
+        statement = select(AnonymousBallot).where(
+            AnonymousBallot.poll_id == poll.id, AnonymousBallot.voter_key == voter_key
+        )
+        row = self.session.exec(statement).first() or AnonymousBallot(
+            poll_id=poll.id, voter_key=voter_key, selections=[]
+        )
+        row.selections = list(selections)
+        self.session.add(row)
+        self.session.flush()
+
+    def list_anonymous_ballots(self, poll_id: int) -> list[AnonymousBallot]:
+        statement = select(AnonymousBallot).where(AnonymousBallot.poll_id == poll_id)
+        return list(self.session.exec(statement.order_by(col(AnonymousBallot.id))))
+
+    def forget_anonymous_voters(self, poll: Poll) -> None:
+        """Unlink every ballot of the poll from its voter: keys and the poll's secret go."""
+        assert poll.id is not None
+        for row in self.list_anonymous_ballots(poll.id):
+            row.voter_key = None
+            self.session.add(row)
+        settings = {k: v for k, v in (poll.settings or {}).items() if k != "secret"}
+        self.update(poll, settings=settings)
+
     # --- reasons (replies to a decision) ----------------------------------------------------
 
     def add_reason(self, poll: Poll, *, voter: str, ts: int, event_id: str, text: str) -> None:
@@ -177,6 +214,15 @@ class PollRepository:
         statement = select(PollReason).where(PollReason.poll_id == poll_id)
         return list(self.session.exec(statement.order_by(col(PollReason.ts), col(PollReason.id))))
 
+    def find_reasons(self, room_id: str, event_id: str) -> list[tuple[PollReason, Poll]]:
+        """The reasons given by the reply ``event_id`` in this room, with their decision."""
+        statement = (
+            select(PollReason, Poll)
+            .join(Poll, col(Poll.id) == col(PollReason.poll_id))
+            .where(PollReason.event_id == event_id, Poll.room_id == room_id)
+        )
+        return [(reason, poll) for reason, poll in self.session.exec(statement)]
+
     def delete_reasons_by_event(self, room_id: str, event_id: str) -> int:
         """Forget the reply ``event_id`` (its author deleted it); how many rows went."""
         statement = (
@@ -189,3 +235,30 @@ class PollRepository:
             self.session.delete(row)
         self.session.flush()
         return len(rows)
+
+
+class NudgeOptOutRepository:
+    """Who asked not to be mentioned by nudges."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def list_user_ids(self) -> set[str]:
+        return set(self.session.exec(select(NudgeOptOut.user_id)))
+
+    def add(self, user_id: str, at: datetime) -> bool:
+        """Opt ``user_id`` out; False if they already were."""
+        if self.session.get(NudgeOptOut, user_id) is not None:
+            return False
+        self.session.add(NudgeOptOut(user_id=user_id, at=at))
+        self.session.flush()
+        return True
+
+    def delete(self, user_id: str) -> bool:
+        """Opt ``user_id`` back in; False if they were not out."""
+        row = self.session.get(NudgeOptOut, user_id)
+        if row is None:
+            return False
+        self.session.delete(row)
+        self.session.flush()
+        return True

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, delete, select
 from storage.agenda_models import AgendaItem, EventRsvp
 from storage.digest_models import DigestRun
 from storage.models import OutboxMessage
-from storage.poll_models import Poll, PollBallot, PollReason
+from storage.poll_models import NudgeOptOut, Poll, PollBallot, PollReason
 from storage.privacy_models import (
     PrivacyDirectRoom,
     PrivacyErasedProposal,
@@ -173,6 +173,7 @@ class PrivacyRepository:
             .where(PollBallot.voter == user_id)
             .order_by(col(PollBallot.id))
         )
+        opted_out = self.session.get(NudgeOptOut, user_id)
         reasons = self.session.exec(
             select(PollReason, Poll)
             .join(Poll, col(Poll.id) == col(PollReason.poll_id))
@@ -225,6 +226,7 @@ class PrivacyRepository:
                 }
                 for ballot, poll in ballots
             ],
+            "nudges_opted_out_at": _iso(opted_out.at) if opted_out else None,
             "decision_replies": [
                 {
                     "decision": poll.short_id,
@@ -241,6 +243,8 @@ class PrivacyRepository:
                     "title": item.title,
                     "answer": rsvp.answer,
                     "answered_at": _iso(rsvp.answered_at),
+                    # the meeting answered for, when the event repeats
+                    "meeting": _iso(rsvp.occurs_at),
                 }
                 for rsvp, item in rsvps
             ],
@@ -320,6 +324,7 @@ class PrivacyRepository:
             report.marks += 1
         report.ballots = self._delete(delete(PollBallot).where(col(PollBallot.voter) == user_id))
         # the reasons given for objections go with the votes
+        self._delete(delete(NudgeOptOut).where(col(NudgeOptOut.user_id) == user_id))
         report.ballots += self._delete(delete(PollReason).where(col(PollReason.voter) == user_id))
         report.rsvps = self._delete(delete(EventRsvp).where(col(EventRsvp.user_id) == user_id))
         for poll in self.session.exec(

@@ -99,6 +99,13 @@ class ProposalRepository:
         )
         return self.session.exec(statement).first()
 
+    def list_authors_since(self, room_id: str, since: datetime) -> set[str]:
+        """Who posted a proposal in the room since ``since`` (deadline nudges)."""
+        statement = select(Proposal.author).where(
+            Proposal.room_id == room_id, col(Proposal.created_at) >= since
+        )
+        return set(self.session.exec(statement))
+
     def list_by_author(self, room_id: str, author: str) -> list[Proposal]:
         statement = select(Proposal).where(Proposal.room_id == room_id, Proposal.author == author)
         return list(self.session.exec(statement))

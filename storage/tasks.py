@@ -29,9 +29,16 @@ class TaskRepository:
         due_at: datetime,
         now: datetime,
         payload: dict[str, Any] | None = None,
+        reopen: bool = False,
     ) -> ScheduledTask:
-        """Add a task, or return the existing one with this key (keys are unique)."""
+        """Add a task, or return the existing one with this key (keys are unique). With
+        ``reopen``, a cancelled task of this key is pending again, due as asked."""
         existing = self.get_by_key(key)
+        if existing is not None and reopen and existing.status == "cancelled":
+            existing.status, existing.done_at = "pending", None
+            existing.due_at, existing.payload = due_at, payload or {}
+            self.session.add(existing)
+            self.session.flush()
         if existing is not None:
             return existing
         task = ScheduledTask(
@@ -45,6 +52,30 @@ class TaskRepository:
         self.session.add(task)
         self.session.flush()
         return task
+
+    def add_many(self, tasks: list[dict[str, Any]], *, now: datetime) -> list[ScheduledTask]:
+        """Add several tasks in one go (``key``, ``kind``, ``room_id``, ``due_at``,
+        ``payload`` each): one query for the keys that exist, one flush. An existing key is
+        kept, or reopened when cancelled, as ``add(..., reopen=True)`` does."""
+        keys = [task["key"] for task in tasks]
+        existing: dict[str, ScheduledTask] = {}
+        for start in range(0, len(keys), 500):
+            statement = select(ScheduledTask).where(
+                col(ScheduledTask.key).in_(keys[start : start + 500])
+            )
+            existing.update((task.key, task) for task in self.session.exec(statement))
+        added: list[ScheduledTask] = []
+        for fields in tasks:
+            task = existing.get(fields["key"])
+            if task is None:
+                task = ScheduledTask(**fields, created_at=now)
+                self.session.add(task)
+            elif task.status == "cancelled":
+                task.status, task.done_at = "pending", None
+                task.due_at, task.payload = fields["due_at"], fields["payload"]
+            added.append(task)
+        self.session.flush()
+        return added
 
     def list_pending(self, *, due_by: datetime | None = None) -> list[ScheduledTask]:
         """Pending tasks, soonest first; with ``due_by``, only those due by then (the timers
@@ -67,6 +98,14 @@ class TaskRepository:
             .limit(1)
         )
         return self.session.exec(statement).first()
+
+    def list_pending_with_prefix(self, key_prefix: str) -> list[ScheduledTask]:
+        """Pending tasks whose key starts with this prefix (found through the status index:
+        pending tasks are few, done ones pile up over a year)."""
+        statement = select(ScheduledTask).where(
+            ScheduledTask.status == "pending", col(ScheduledTask.key).startswith(key_prefix)
+        )
+        return list(self.session.exec(statement.order_by(col(ScheduledTask.due_at))))
 
     def list_for_room(self, room_id: str, *, kind: str | None = None) -> list[ScheduledTask]:
         statement = select(ScheduledTask).where(ScheduledTask.room_id == room_id)

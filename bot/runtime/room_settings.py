@@ -19,6 +19,8 @@ def pages_allowed(web_pages: bool | None, *, encrypted: bool) -> bool:
 DEFAULT_EVENT_REMINDERS = "7j, 1j, 1h"
 DEFAULT_DEADLINE_REMINDERS = "14j, 7j, 3j, 1j"
 DEFAULT_DIGEST_SCHEDULE = "lundi 09:00"
+DEFAULT_NUDGES = False  # opt-in: a room asks for nudges with `!réglages relances on`
+DEFAULT_NUDGE_MAX_MEMBERS = 100  # no nudge mentions more people than a working group
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class RoomView:
     tag_synonyms: dict[str, str] = field(default_factory=dict)
     # the room's web pages: on or off as organisers said; None (unsaid): on unless encrypted
     web_pages: bool | None = None
+    nudges: bool = DEFAULT_NUDGES
+    nudge_max_members: int = DEFAULT_NUDGE_MAX_MEMBERS
 
     @property
     def tz(self) -> ZoneInfo:
@@ -58,4 +62,8 @@ def resolve(room_id: str, stored: RoomSettings | None, defaults: BotConfig) -> R
         deadline_reminders=str(pick(stored.deadline_reminders, DEFAULT_DEADLINE_REMINDERS)),
         tag_synonyms=dict(stored.tag_synonyms or {}),
         web_pages=stored.web_pages,
+        nudges=bool(pick(stored.nudges, DEFAULT_NUDGES)),
+        nudge_max_members=int(
+            pick(stored.nudge_max_members, DEFAULT_NUDGE_MAX_MEMBERS)  # type: ignore[call-overload]
+        ),
     )

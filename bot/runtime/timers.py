@@ -95,7 +95,10 @@ class Timers:
         room_id: str,
         due_at: datetime,
         payload: dict[str, Any] | None = None,
+        reopen: bool = False,
     ) -> ScheduledTask:
+        """Plan a task under a stable key; an existing key is kept as it is, except that
+        ``reopen`` makes a cancelled one pending again (a moved meeting moved back)."""
         if kind not in self.kinds:
             raise ValueError(f"unknown task kind {kind!r}")
         task = TaskRepository(session).add(
@@ -105,9 +108,25 @@ class Timers:
             due_at=due_at,
             now=self.clock.now(),
             payload=payload,
+            reopen=reopen,
         )
         self._after_commit(session, lambda: self._schedule(task))
         return task
+
+    def add_many(self, session: Session, tasks: list[dict[str, Any]]) -> list[ScheduledTask]:
+        """Plan many tasks at once (a start step arming thousands): the fields of ``add``
+        for each, existing keys kept (cancelled ones reopened); one flush, one scheduling."""
+        for task in tasks:
+            if task["kind"] not in self.kinds:
+                raise ValueError(f"unknown task kind {task['kind']!r}")
+        added = TaskRepository(session).add_many(tasks, now=self.clock.now())
+
+        def schedule_all() -> None:
+            for task in added:
+                self._schedule(task)
+
+        self._after_commit(session, schedule_all)
+        return added
 
     def cancel(self, session: Session, key_prefix: str) -> list[ScheduledTask]:
         tasks = TaskRepository(session).cancel_prefix(key_prefix, self.clock.now())

@@ -30,6 +30,8 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "choices": ("choix", "choices", "max"),
     "quorum": ("quorum",),
     "results": ("résultats", "results"),
+    "type": ("type",),
+    "anonymous": ("anonyme", "anonymous"),
 }
 
 MAX_KEY_LENGTH = 20

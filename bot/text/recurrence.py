@@ -190,12 +190,13 @@ def occurrences(
     """The rule's occurrences in UTC, soonest first: strictly after ``after`` and strictly
     before ``before`` when given. Each is the rule's wall time on the room's clock."""
     anchor = datetime.combine(first.astimezone(tz).date(), time(0))
-    expanded = rrulestr(rule.rrule_text(), dtstart=anchor)
-    assert isinstance(expanded, rrule)
     # Start a day early: the wall time of ``after`` and the UTC offset may differ by hours.
     start = anchor
     if after is not None:
         start = max(anchor, after.astimezone(tz).replace(tzinfo=None) - timedelta(days=1))
+        anchor = _closer_anchor(rule, anchor, start)
+    expanded = rrulestr(rule.rrule_text(), dtstart=anchor)
+    assert isinstance(expanded, rrule)
     for local in expanded.xafter(start, inc=True):
         moment = local_to_utc(local.date(), local.time(), tz)
         if after is not None and moment <= after:
@@ -203,6 +204,27 @@ def occurrences(
         if before is not None and moment >= before:
             return
         yield moment
+
+
+def _closer_anchor(rule: Rule, anchor: datetime, start: datetime) -> datetime:
+    """A later DTSTART giving the same occurrences from ``start`` on, so a series a year old
+    is not expanded from its first meeting at every question (dateutil iterates from DTSTART).
+
+    Only without COUNT (it counts from DTSTART); the new anchor keeps the rule's phase: whole
+    periods of ``interval`` weeks for a weekly rule, the first of a month for a monthly one.
+    """
+    if rule.count is not None or start - anchor < timedelta(days=62):
+        return anchor
+    if rule.pattern == "weekly":
+        period = 7 * rule.interval
+        periods = (start - anchor).days // period - 1
+        return anchor + timedelta(days=periods * period)
+    if rule.pattern in ("daily", "weekdays") and rule.interval == 1:
+        return datetime.combine(start.date() - timedelta(days=7), time(0))
+    if rule.pattern in ("monthly_day", "monthly_weekday") and rule.interval == 1:
+        earlier = start.date().replace(day=1) - timedelta(days=1)
+        return datetime.combine(earlier.replace(day=1), time(0))
+    return anchor
 
 
 def next_occurrences(

@@ -126,8 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--dir", default=".sandbox", help="working folder (default .sandbox)")
     sandbox.add_argument("--port", type=int, default=8008, help="homeserver port (default 8008)")
     sandbox.set_defaults(func=cmd_sandbox)
-    export = sub.add_parser("export", help="export data for organisers (proposals)")
-    export.add_argument("what", choices=["proposals"], help="what to export")
+    export = sub.add_parser(
+        "export", help="export data for organisers (proposals, closed polls and decisions)"
+    )
+    export.add_argument("what", choices=["proposals", "decisions"], help="what to export")
     export.add_argument("--room", help="only this room ID (default: every room)")
     export.add_argument("--format", choices=["csv", "json", "md", "decidim"], default="csv")
     export.add_argument(
@@ -158,10 +160,15 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.tools.export import run_export
+    from bot.tools.export_decisions import run_export_decisions
 
     config = _load(args)
     if isinstance(config, int):
         return config
+    if args.what == "decisions":
+        return run_export_decisions(
+            config.database_url, room_id=args.room, fmt=args.format, output=args.output
+        )
     return run_export(
         config.database_url,
         what=args.what,

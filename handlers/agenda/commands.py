@@ -30,17 +30,18 @@ from bot.runtime.timers import TaskKind
 from bot.text.dates import format_duration, format_offset, format_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
-from bot.text.recurrence import describe_rule, last_occurrence
-from handlers.agenda import series
+from bot.text.recurrence import describe_days, describe_rule, last_occurrence
+from handlers.agenda import exceptions, series
 from handlers.agenda.args import (
     KINDS,
     Draft,
     label,
     parse_draft,
-    parse_item_id,
     plan_reminders,
 )
 from handlers.agenda.feed import FEED_KIND, CalendarFeed, Subscription
+from handlers.agenda.from_poll import draft_from_poll, poll_number
+from handlers.agenda.nudges import DEADLINE_NUDGE_KIND, DeadlineNudger, plan_deadline_nudge
 from handlers.agenda.reminders import Reminders
 from handlers.agenda.view import AgendaView, read_agenda_format
 from storage.agenda import DEADLINE, EVENT, AgendaRepository
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 REMINDER_KINDS = {EVENT: "event_reminder", DEADLINE: "deadline_reminder"}
 ANNOUNCE_PREFIX = "agenda:announce:"
 REMINDER_SENT_PREFIX = "task:reminder:"
-MOVED_PREFIX = "agenda:moved:"
 SHOWN_OCCURRENCES = 3  # the confirmation of a series names its next meetings
 RSVP_KEYS = {"✅": "going", "🤔": "maybe", "❌": "not_going"}
 
@@ -119,6 +119,8 @@ class Agenda:
                     "timezone": item.timezone,
                 },
             )
+        if kind == DEADLINE and ctx.room.nudges:  # rooms without nudges get no extra task
+            plan_deadline_nudge(ctx, item, label(item), now)
         rendered = ctx.renderer.render(
             "events_announcement",
             ctx.language,
@@ -173,10 +175,8 @@ class Agenda:
         """At start, after the timers' rebuild: every series without a pending reminder (a
         missed one was just reported) is armed for its next reminder from now."""
         with self.services.database.session() as session:
-            now = self.services.clock.now()
-            for item in AgendaRepository(session).list_recurring():
-                if not series.is_armed(session, item):
-                    series.arm(session, self.services.timers, item, after=(now, now))
+            items = AgendaRepository(session).list_recurring()
+            series.arm_all(session, self.services.timers, items, self.services.clock.now())
 
     def _announcement_data(
         self,
@@ -241,9 +241,10 @@ class Agenda:
 
     # --- cancellation --------------------------------------------------------------------
 
-    def read_item_id(self, ctx: Context) -> tuple[str, int]:
-        """`!annuler` arguments: a short ID (`E7`, `d 3`, `S2`) of a kind that can be cancelled."""
-        parsed = parse_item_id(ctx.args)
+    def read_item_id(self, ctx: Context) -> tuple[str, int, str]:
+        """`!annuler` arguments: a short ID (`E7`, `d 3`, `S2`) of a kind that can be cancelled,
+        and for a recurring event optionally the date of one meeting (`E12 le 15 décembre`)."""
+        parsed = exceptions.split_occurrence(ctx.args)
         if parsed is None:
             raise UserError(
                 "Give the ID of what to cancel, e.g. {example}. IDs here: {ids}.",
@@ -258,12 +259,23 @@ class Agenda:
                 prefixes=", ".join(sorted({*KINDS, *self.cancellers})),
                 ids=ids_here(ctx),
             )
+        if parsed[2] and parsed[0] != "E":
+            raise UserError(
+                "Only a meeting of a recurring event is cancelled by its date, e.g. {example}. "
+                "To cancel {id}, write {plain}.",
+                example="!annuler E12 le 15 décembre",
+                id=f"{parsed[0]}{parsed[1]}",
+                plain=f"!annuler {parsed[0]}{parsed[1]}",
+            )
         return parsed
 
     async def annuler(self, ctx: Context) -> None:
-        prefix, number = ctx.arguments
+        prefix, number, meeting = ctx.arguments
         if prefix in self.cancellers:  # another feature's ID (`S2`: a poll)
             await self.cancellers[prefix](ctx, number)
+            return
+        if meeting:  # `E12 le 15 décembre`: one meeting of a series
+            await exceptions.cancel_meeting(ctx, number, meeting)
             return
         kind = KINDS[prefix]
         repository = AgendaRepository(ctx.session)
@@ -283,7 +295,16 @@ class Agenda:
         repository.mark_cancelled(item, ctx.clock.now())
         ctx.timers.cancel(ctx.session, f"reminder:{label(item)}:")
         when = format_when(item.starts_at, tz=ctx.room.tz, language=ctx.language)
-        if item.kind == EVENT:
+        rule = series.rule_of(item)
+        if rule is not None:
+            ctx.reply(
+                "Recurring event {id} “{title}” ({rule}) is cancelled, with all its meetings; "
+                "its reminders will not be sent.",
+                id=label(item),
+                title=item.title,
+                rule=describe_days(rule, language=ctx.language),
+            )
+        elif item.kind == EVENT:
             ctx.reply(
                 "Event {id} “{title}” ({when}) is cancelled; its reminders will not be sent.",
                 id=label(item),
@@ -308,6 +329,15 @@ def ids_here(ctx: Context) -> str:
 
 
 def read_event(ctx: Context) -> Draft:
+    poll_id = poll_number(ctx.args)
+    if poll_id is not None:  # `!événement depuis S4`: a meeting poll's best slot
+        return draft_from_poll(
+            ctx.session,
+            ctx.room_id,
+            poll_id,
+            now=ctx.clock.now(),
+            default_reminders=ctx.room.event_reminders,
+        )
     return _read_draft(ctx, EVENT, ctx.room.event_reminders)
 
 
@@ -344,11 +374,16 @@ def feature(services: Services) -> Feature:
             examples=(
                 N_("event Digital day ; May 11 9:30am ; place: MAME Tours"),
                 N_("event Group meeting ; next tuesday 2pm ; end: 4pm ; reminders: 1d, 1h"),
+                N_("event Working group ; every Tuesday at 6pm ; until June 30"),
+                N_("event from S4"),
             ),
             permission=Permission.ORGANISERS,
             details=N_(
                 "People answer with a reaction on the announcement: ✅ going, 🤔 maybe, "
-                "❌ not going. Reminders ping those who answered ✅."
+                "❌ not going. Reminders ping those who answered ✅. Instead of a date, a rule "
+                "makes a recurring event: every Tuesday at 6pm, every other Tuesday, first "
+                "Thursday of the month, on the 15th of every month, every weekday; then from, "
+                "until or N times. Each meeting has its own reminders and answers."
             ),
         ),
         Command(
@@ -384,8 +419,21 @@ def feature(services: Services) -> Feature:
             handler=agenda.annuler,
             arguments=agenda.read_item_id,
             summary=N_("cancel an event, a deadline or a poll (organisers or its author)"),
-            usage=N_("<id>"),
-            examples=(N_("cancel E7"),),
+            usage=N_("<id> [<date of one meeting of a recurring event>]"),
+            examples=(N_("cancel E7"), N_("cancel E12 December 15")),
+            details=N_(
+                "For a recurring event, the ID alone cancels the whole series; the ID and a "
+                "date cancel that meeting only."
+            ),
+        ),
+        Command(
+            name="déplacer",
+            aliases=("move",),
+            handler=exceptions.move_meeting,
+            arguments=exceptions.read_move,
+            summary=N_("move one meeting of a recurring event (organisers or its author)"),
+            usage=N_("<id> <date of the meeting> ; <new date>"),
+            examples=(N_("move E12 December 15 ; Wednesday December 16 6pm"),),
         ),
     ]
     reminders = Reminders(services)
@@ -398,6 +446,14 @@ def feature(services: Services) -> Feature:
         )
         for name in REMINDER_KINDS.values()
     ]
+    nudger = DeadlineNudger(
+        services.outbox,
+        services.renderer,
+        services.gateway,
+        services.config.bot,
+        services.config.matrix.user_id,
+    )
+    task_kinds.append(TaskKind(DEADLINE_NUDGE_KIND, nudger.fire, nudger.describe_missed))
     return Feature(
         commands=commands,
         hooks=Hooks(reactions=[agenda.on_reaction], redactions=[agenda.on_redaction]),
@@ -405,7 +461,7 @@ def feature(services: Services) -> Feature:
         sent_hooks=[
             (ANNOUNCE_PREFIX, agenda.on_announced),
             (REMINDER_SENT_PREFIX, agenda.on_occurrence_message_sent),
-            (MOVED_PREFIX, agenda.on_occurrence_message_sent),
+            (exceptions.MOVED_PREFIX, agenda.on_occurrence_message_sent),
         ],
         after_timers=[agenda.arm_all_series],
         pages={FEED_KIND: CalendarFeed(services.config.bot)},

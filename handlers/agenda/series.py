@@ -1,112 +1,55 @@
-"""Recurring events: the occurrences a series keeps once its exceptions apply, and its timer.
+"""Recurring events: the timer of a series (its meetings are ``handlers.shared.occurrences``).
 
-A series is one agenda item with a rule (``bot.text.recurrence``) and exceptions (cancelled or
-moved occurrences). Its timer holds only what is due next: one pending reminder task, for the
+Its timer holds only what is due next: one pending reminder task, for the
 soonest (reminder, occurrence) pair still to come. When it fires, ``arm`` plans the following
 one; a command that cancels or moves an occurrence arms the series again; at start every
 series without a pending reminder is armed from now, so after downtime the missed reminder is
 reported once (the timers' missed rule) and the series goes on.
 
 Task keys name the occurrence by its actual start: ``reminder:E7:20261208T1700:1d``. A key
-already used (fired, missed) is never planned twice.
+already used (fired, missed) is never planned twice; a cancelled one is reopened.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlmodel import Session
 
 from bot.runtime.timers import Timers
 from bot.text.dates import format_offset
-from bot.text.recurrence import Rule, occurrences, utc
 from handlers.agenda.args import PREFIXES, read_offsets, reminder_due
+from handlers.shared.occurrences import (
+    Occurrence,
+    find_occurrence,
+    next_occurrence,
+    rule_of,
+    schedule,
+    tz_of,
+)
 from storage.agenda import AgendaRepository
 from storage.agenda_models import AgendaItem, OccurrenceException
 from storage.tasks import TaskRepository
 
+__all__ = [
+    "Occurrence",
+    "arm",
+    "arm_all",
+    "armed_series",
+    "find_occurrence",
+    "next_occurrence",
+    "next_reminder",
+    "rule_of",
+    "schedule",
+    "tz_of",
+]
+
 EVENT_REMINDER = "event_reminder"
 # A wall-clock day may last 25 hours: a reminder is never more than this before its occurrence.
 DST_SLACK = timedelta(hours=2)
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One meeting of a series: ``original`` names it, ``starts_at`` is when it happens."""
-
-    original: datetime
-    starts_at: datetime
-    moved: bool = False
-
-
-def rule_of(item: AgendaItem) -> Rule | None:
-    return Rule.from_rrule_text(item.recurrence) if item.recurrence else None
-
-
-def tz_of(item: AgendaItem) -> ZoneInfo:
-    return ZoneInfo(item.timezone)
-
-
-def schedule(
-    item: AgendaItem,
-    exceptions: list[OccurrenceException],
-    *,
-    after: datetime | None = None,
-    before: datetime | None = None,
-) -> Iterator[Occurrence]:
-    """The series' occurrences soonest first, cancelled ones left out, moved ones at their new
-    time; only those starting strictly after ``after`` and strictly before ``before``."""
-    rule = rule_of(item)
-    if rule is None:
-        return iter(())
-    changed = {utc(e.occurs_at): e for e in exceptions}
-    tz = tz_of(item)
-
-    def regular() -> Iterator[Occurrence]:
-        for moment in occurrences(rule, utc(item.starts_at), tz, after=after, before=before):
-            if moment not in changed:
-                yield Occurrence(moment, moment)
-
-    moved = sorted(
-        (
-            Occurrence(utc(e.occurs_at), utc(e.moved_to), moved=True)
-            for e in exceptions
-            if e.status == "moved"
-            and e.moved_to is not None
-            and (after is None or utc(e.moved_to) > after)
-            and (before is None or utc(e.moved_to) < before)
-        ),
-        key=lambda occurrence: occurrence.starts_at,
-    )
-    return heapq.merge(regular(), moved, key=lambda occurrence: occurrence.starts_at)
-
-
-def next_occurrence(
-    item: AgendaItem, exceptions: list[OccurrenceException], *, after: datetime
-) -> Occurrence | None:
-    return next(schedule(item, exceptions, after=after), None)
-
-
-def find_occurrence(
-    item: AgendaItem, exceptions: list[OccurrenceException], day: datetime, *, after: datetime
-) -> Occurrence | None:
-    """The coming occurrence that falls on ``day``'s date on the room's clock: its date now
-    (a moved one by its new date), else its original date."""
-    tz = tz_of(item)
-    wanted = day.astimezone(tz).date()
-    limit = day + timedelta(days=2)
-    candidates = list(schedule(item, exceptions, after=after, before=limit))
-    for occurrence in candidates:
-        if occurrence.starts_at.astimezone(tz).date() == wanted:
-            return occurrence
-    for occurrence in candidates:
-        if occurrence.original.astimezone(tz).date() == wanted:
-            return occurrence
-    return None
 
 
 # --- the series' timer -----------------------------------------------------------------------
@@ -132,10 +75,10 @@ def next_reminder(
     exceptions: list[OccurrenceException],
     *,
     after: tuple[datetime, datetime],
-    used: set[str],
+    used: Callable[[NextReminder], bool],
 ) -> NextReminder | None:
     """The soonest reminder after ``after`` (its due time, then its occurrence's start) whose
-    key is not in ``used``."""
+    key is not ``used`` yet."""
     offsets = read_offsets(item.reminders) if item.reminders else []
     if not offsets:
         return None
@@ -150,7 +93,7 @@ def next_reminder(
             )
             if (candidate.due_at, occurrence.starts_at) <= after:
                 continue
-            if candidate.key(item) in used:
+            if used(candidate):
                 continue
             if best is None or (candidate.due_at, occurrence.starts_at) < (
                 best.due_at,
@@ -172,32 +115,44 @@ def arm(
     key of the reminder being sent (still pending until its transaction ends)."""
     assert item.id is not None
     prefix = key_prefix(item)
-    tasks = [
-        task
-        for task in TaskRepository(session).list_for_room(item.room_id, kind=EVENT_REMINDER)
-        if task.key.startswith(prefix) and task.key != firing
-    ]
-    used = {task.key for task in tasks if task.status != "pending"}
-    if firing is not None:
-        used.add(firing)
+    tasks = TaskRepository(session)
+    now = timers.clock.now()
+    pending = [task for task in tasks.list_pending_with_prefix(prefix) if task.key != firing]
     exceptions = AgendaRepository(session).exceptions(item.id)
+
+    def used(candidate: NextReminder) -> bool:
+        """Already sent or missed: a reminder is never sent twice (a cancelled one may come
+        back, when its meeting is moved back to that time). One due later than now cannot
+        have been sent: its key names its due time, so the database is not asked."""
+        key = candidate.key(item)
+        if key == firing:
+            return True
+        if candidate.due_at > now:
+            return False
+        task = tasks.get_by_key(key)
+        return task is not None and task.status in ("done", "missed")
+
     planned = None
     if item.status == "active":
         planned = next_reminder(item, exceptions, after=after, used=used)
-    pending = [task for task in tasks if task.status == "pending"]
     if planned is not None and [task.key for task in pending] == [planned.key(item)]:
         return planned  # already armed
     if pending:
         timers.cancel(session, prefix)
     if planned is None:
         return None
-    timers.add(
-        session,
-        key=planned.key(item),
-        kind=EVENT_REMINDER,
-        room_id=item.room_id,
-        due_at=planned.due_at,
-        payload={
+    timers.add(session, reopen=True, **task_fields(item, planned))
+    return planned
+
+
+def task_fields(item: AgendaItem, planned: NextReminder) -> dict[str, Any]:
+    """The timer task of a series' next reminder."""
+    return {
+        "key": planned.key(item),
+        "kind": EVENT_REMINDER,
+        "room_id": item.room_id,
+        "due_at": planned.due_at,
+        "payload": {
             "item_id": item.id,
             "label": f"{PREFIXES[item.kind]}{item.id}",
             "title": item.title,
@@ -206,13 +161,34 @@ def arm(
             "occurs_at": planned.occurrence.original.isoformat(),
             "timezone": item.timezone,
         },
-    )
-    return planned
+    }
 
 
-def is_armed(session: Session, item: AgendaItem) -> bool:
-    prefix = key_prefix(item)
-    return any(
-        task.status == "pending" and task.key.startswith(prefix)
-        for task in TaskRepository(session).list_for_room(item.room_id, kind=EVENT_REMINDER)
-    )
+def arm_all(session: Session, timers: Timers, items: list[AgendaItem], now: datetime) -> int:
+    """At start: arm every active series of ``items`` left without a pending reminder, from
+    now; returns how many. One query for their exceptions and one write for their tasks (a
+    reminder due after now cannot have been sent, so no key is looked up one by one)."""
+    armed = armed_series(session)
+    unarmed = [item for item in items if item.id is not None and key_prefix(item) not in armed]
+    if not unarmed:
+        return 0
+    exceptions = AgendaRepository(session).exceptions_of([item.id for item in unarmed if item.id])
+    planned = []
+    for item in unarmed:
+        assert item.id is not None
+        coming = next_reminder(
+            item, exceptions.get(item.id, []), after=(now, now), used=lambda _candidate: False
+        )
+        if coming is not None:
+            planned.append(task_fields(item, coming))
+    timers.add_many(session, planned)
+    return len(planned)
+
+
+def armed_series(session: Session) -> set[str]:
+    """The key prefixes (``reminder:E7:``) of every series with a pending reminder."""
+    return {
+        task.key.rsplit(":", 2)[0] + ":"
+        for task in TaskRepository(session).list_pending()
+        if task.kind == EVENT_REMINDER and "occurs_at" in task.payload
+    }

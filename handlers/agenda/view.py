@@ -9,12 +9,12 @@ duplicates, and times in the room's timezone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
+from icalendar import Calendar, vRecur
 from icalendar import Event as CalendarEvent
 
 from bot.runtime.context import Context
@@ -22,11 +22,11 @@ from bot.runtime.kit import FeatureGateway
 from bot.runtime.router import fold
 from bot.text.dates import format_duration, format_when
 from bot.text.errors import UserError
-from bot.text.recurrence import describe_days
+from bot.text.recurrence import Rule, describe_days, utc
 from handlers.agenda import series
 from handlers.agenda.args import label
 from storage.agenda import DEADLINE, AgendaRepository
-from storage.agenda_models import AgendaItem
+from storage.agenda_models import AgendaItem, OccurrenceException
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,13 @@ class AgendaView:
         ctx.reply_template("events_agenda", entries=entries)
 
     async def _send_calendar(self, ctx: Context, items: list[AgendaItem], now: datetime) -> None:
-        data = agenda_calendar(items, tz=ctx.room.tz, now=now)
+        repository = AgendaRepository(ctx.session)
+        exceptions = {
+            item.id: repository.exceptions(item.id)
+            for item in items
+            if item.recurrence and item.id is not None
+        }
+        data = agenda_calendar(items, tz=ctx.room.tz, now=now, exceptions=exceptions)
         filename = "agenda.ics"
         try:
             gateway = self.gateway
@@ -171,29 +177,76 @@ class AgendaView:
         ctx.send(f"ics:{ctx.event_id}", content)
 
 
-def agenda_calendar(items: list[AgendaItem], *, tz: ZoneInfo, now: datetime) -> bytes:
-    """An iCalendar file of the items: stable UIDs, times in the room's timezone."""
+def agenda_calendar(
+    items: list[AgendaItem],
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+    exceptions: Mapping[int, list[OccurrenceException]] | None = None,
+) -> bytes:
+    """An iCalendar file of the items: stable UIDs, times in the room's timezone.
+
+    A recurring event is one VEVENT with its RRULE, an EXDATE per cancelled meeting, and one
+    VEVENT per moved meeting (same UID, RECURRENCE-ID its original start), in the time zone
+    of its rule (with its VTIMEZONE), so a calendar shows the meetings the bot reminds.
+    """
     calendar = Calendar()
     calendar.add("prodid", "-//Concerto//agenda//FR")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     for item in items:
-        entry = CalendarEvent()
-        entry.add("uid", f"{item.kind}-{label(item)}@concerto")
-        entry.add("dtstamp", now.astimezone(UTC))
-        entry.add("dtstart", item.starts_at.astimezone(tz))
-        if item.ends_at is not None:
-            entry.add("dtend", item.ends_at.astimezone(tz))
-        entry.add("summary", item.title)
-        if item.place:
-            entry.add("location", item.place)
-        if item.link:
-            entry.add("url", item.link)
-            entry.add("description", item.link)
-        if item.kind == DEADLINE:
-            entry.add("categories", ["DEADLINE"])
-        if item.status == "cancelled":
+        changes = (exceptions or {}).get(item.id or 0, [])
+        item_tz = series.tz_of(item) if item.recurrence else tz
+        entry = _calendar_entry(item, item.starts_at, item_tz, now)
+        if item.status == "cancelled":  # the calendar feed keeps cancelled items, marked
             entry.add("status", "CANCELLED")
+        rule = series.rule_of(item)
+        if rule is not None:
+            entry.add("rrule", calendar_rrule(rule, item_tz))
+            cancelled = [
+                utc(c.occurs_at).astimezone(item_tz) for c in changes if c.status == "cancelled"
+            ]
+            if cancelled:
+                entry.add("exdate", cancelled)
         calendar.add_component(entry)
+        for change in changes:
+            if change.status != "moved" or change.moved_to is None:
+                continue
+            moved = _calendar_entry(item, utc(change.moved_to), item_tz, now)
+            moved.add("recurrence-id", utc(change.occurs_at).astimezone(item_tz))
+            calendar.add_component(moved)
     calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+def calendar_rrule(rule: Rule, tz: ZoneInfo) -> vRecur:
+    """The stored rule as calendars read it: the wall time is DTSTART's (no BYHOUR/BYMINUTE),
+    UNTIL in UTC (RFC 5545, with a DTSTART in a time zone)."""
+    recur = vRecur.from_ical(rule.rrule_text())
+    recur.pop("BYHOUR", None)
+    recur.pop("BYMINUTE", None)
+    if rule.until is not None:
+        end_of_day = datetime.combine(rule.until, time(23, 59, 59)).replace(tzinfo=tz)
+        recur["UNTIL"] = [end_of_day.astimezone(UTC)]
+    return recur
+
+
+def _calendar_entry(
+    item: AgendaItem, starts_at: datetime, tz: ZoneInfo, now: datetime
+) -> CalendarEvent:
+    """One VEVENT of an item (or of one moved meeting of a series, starting at ``starts_at``)."""
+    entry = CalendarEvent()
+    entry.add("uid", f"{item.kind}-{label(item)}@concerto")
+    entry.add("dtstamp", now.astimezone(UTC))
+    entry.add("dtstart", starts_at.astimezone(tz))
+    if item.ends_at is not None:
+        entry.add("dtend", (starts_at + (item.ends_at - item.starts_at)).astimezone(tz))
+    entry.add("summary", item.title)
+    if item.place:
+        entry.add("location", item.place)
+    if item.link:
+        entry.add("url", item.link)
+        entry.add("description", item.link)
+    if item.kind == DEADLINE:
+        entry.add("categories", ["DEADLINE"])
+    return entry

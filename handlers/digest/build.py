@@ -8,7 +8,7 @@ proposal of the period: the digest is the group's record, so nothing is capped.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -27,6 +27,7 @@ from handlers.digest.model import (
     tag_counts,
 )
 from handlers.polls.results import poll_tally
+from handlers.shared.occurrences import schedule
 from handlers.shared.tags import apply_synonyms, fold_tag
 from handlers.shared.text import message_link, shorten
 from storage.agenda import DEADLINE, AgendaRepository
@@ -34,6 +35,9 @@ from storage.digests import DigestRepository
 from storage.polls import PollRepository
 from storage.proposals import RETAINED, ProposalRepository
 from storage.rooms import RoomSettingsRepository
+
+# A recurring event shows its meetings of the coming week (the digest is weekly).
+UPCOMING_MEETINGS = timedelta(days=7)
 
 
 def room_view(session: Session, room_id: str, defaults: BotConfig) -> RoomView:
@@ -146,6 +150,9 @@ def build_digest(
                 ),
                 voters=int(result.get("voters", 0)),
                 winners=tuple(text for aid, text in poll.answers if aid in winner_ids),
+                members=result.get("members") if isinstance(result.get("members"), int) else None,
+                outcome=str(result.get("outcome") or ""),
+                objections=int(result.get("objections") or 0),
             )
         )
     for poll in polls.list_open_at(end, room_id=room.room_id):
@@ -162,18 +169,28 @@ def build_digest(
             )
         )
     agenda = AgendaRepository(session)
+    events: list[tuple[datetime, AgendaLine]] = []
     for item in agenda.list_upcoming(room.room_id, end):
+        assert item.id is not None
         short = f"{'D' if item.kind == DEADLINE else 'E'}{item.id}"
-        when = format_when(item.starts_at, tz=tz, language=language)
         if item.kind == DEADLINE:
+            when = format_when(item.starts_at, tz=tz, language=language)
             left = format_duration(item.starts_at - end, language=language)
             digest.deadlines.append(AgendaLine(short, item.title, when, time_left=left))
-        else:
-            assert item.id is not None
-            counts = agenda.rsvp_counts(item.id)
-            digest.events.append(
-                AgendaLine(
-                    short, item.title, when, counts["going"], counts["maybe"], counts["not_going"]
-                )
+            continue
+        # a recurring event: each of its meetings in the coming week, with its own answers
+        meetings: list[tuple[datetime, datetime | None]] = [(item.starts_at, None)]
+        if item.recurrence:
+            coming = schedule(
+                item, agenda.exceptions(item.id), after=end, before=end + UPCOMING_MEETINGS
             )
+            meetings = [(meeting.starts_at, meeting.original) for meeting in coming]
+        for starts_at, occurs_at in meetings:
+            counts = agenda.rsvp_counts(item.id, occurs_at)
+            when = format_when(starts_at, tz=tz, language=language)
+            line = AgendaLine(
+                short, item.title, when, counts["going"], counts["maybe"], counts["not_going"]
+            )
+            events.append((starts_at, line))
+    digest.events.extend(line for _, line in sorted(events, key=lambda pair: pair[0]))
     return digest

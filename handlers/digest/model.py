@@ -179,6 +179,16 @@ class PollLine:
     voters: int = 0
     winners: tuple[str, ...] = ()
     closes: str = ""  # open polls: when they close, in words ("" when no end is set)
+    members: int | None = None  # closed polls: the room's members at the close, if known
+    outcome: str = ""  # decisions: adopted | blocked | no_quorum | no_votes
+    objections: int = 0  # decisions: objections standing at the close
+
+    @property
+    def participation(self) -> int | None:
+        """Voters as a whole percentage of the room's members at the close."""
+        if not self.members:
+            return None
+        return round(100 * self.voters / self.members)
 
 
 @dataclass(frozen=True)

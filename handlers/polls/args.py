@@ -20,7 +20,21 @@ from bot.text.i18n import N_, Message
 from handlers.polls.events import MAX_ANSWER_LENGTH, MAX_ANSWERS, MIN_ANSWERS
 
 MAX_QUESTION_LENGTH = 500
-POLL_OPTIONS = frozenset({"end", "choices", "quorum", "results"})
+POLL_OPTIONS = frozenset({"end", "choices", "quorum", "results", "type", "anonymous"})
+YES_WORDS = frozenset({"oui", "yes", "o", "y"})
+NO_WORDS = frozenset({"non", "no", "n"})
+# What people write after ``type:`` (folded) → the poll's kind.
+POLL_KINDS = {
+    "choix": "choice",
+    "choice": "choice",
+    "notes": "score",
+    "note": "score",
+    "score": "score",
+    "scores": "score",
+    "classement": "ranked",
+    "ranked": "ranked",
+    "ranking": "ranked",
+}
 QUORUM_PATTERN = re.compile(r"^(\d{1,3})\s*%?$")
 # How people say when results are shown (folded: no accents, no capitals).
 RESULTS_AT_THE_END = frozenset(
@@ -45,6 +59,8 @@ class PollRequest:
     closes_at: datetime | None
     quorum: int | None = None  # percent of the room's members who must answer
     hide_results: bool = False  # results shown at the close only
+    kind: str = "choice"  # choice | score | ranked
+    anonymous: bool = False  # ballots by direct message, results without names
 
     def settings(self) -> dict[str, object]:
         """The options kept with the poll (``Poll.settings``)."""
@@ -53,6 +69,8 @@ class PollRequest:
             chosen["quorum"] = self.quorum
         if self.hide_results:
             chosen["results"] = "end"
+        if self.anonymous:
+            chosen["anonymous"] = True
         return chosen
 
 
@@ -123,6 +141,10 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
                 second=answer,
             )
         seen[key] = answer
+    kind = read_kind(options["type"]) if "type" in options else "choice"
+    anonymous = read_yes_no(options["anonymous"]) if "anonymous" in options else False
+    if kind != "choice":
+        _refuse_for_replies(options)
     max_selections = 1
     if "choices" in options:
         value = options["choices"]
@@ -146,7 +168,51 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
         closes_at,
         quorum=read_quorum(options["quorum"]) if "quorum" in options else None,
         hide_results=read_results(options["results"]) if "results" in options else False,
+        kind=kind,
+        anonymous=anonymous,
     )
+
+
+def read_yes_no(value: str) -> bool:
+    """``oui`` / ``non`` (``yes`` / ``no``); else a UserError."""
+    folded = fold_key(value.strip())
+    if folded in YES_WORDS:
+        return True
+    if folded in NO_WORDS:
+        return False
+    raise UserError(
+        N_("“{value}” is not yes or no: write {yes} or {no}."),
+        value=value,
+        yes="anonyme: oui",
+        no="anonyme: non",
+    )
+
+
+def read_kind(value: str) -> str:
+    """``notes`` → score, ``classement`` → ranked, ``choix`` → choice; else a UserError."""
+    kind = POLL_KINDS.get(" ".join(fold_key(value).split()))
+    if kind is None:
+        raise UserError(
+            N_("“{value}” is not a kind of poll: write {kinds}."),
+            value=value,
+            kinds="type: notes (score), type: classement (ranked)",
+        )
+    return kind
+
+
+def _refuse_for_replies(options: dict[str, str]) -> None:
+    """Score and ranked polls are answered by replies: one ballot each, seen by the room."""
+    if "choices" in options:
+        raise UserError(
+            N_("“choices:” is for polls where people pick answers, not with “type:”."),
+        )
+    if "results" in options and read_results(options["results"]):
+        raise UserError(
+            N_(
+                "Score and ranked polls are answered by replies, which everyone in the room "
+                "sees: their results cannot be hidden until the close."
+            )
+        )
 
 
 def read_quorum(value: str) -> int:
@@ -229,6 +295,57 @@ def parse_decision_request(
         closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
     quorum = read_quorum(options["quorum"]) if "quorum" in options else None
     return DecisionRequest(positional[0], closes_at, quorum)
+
+
+WHEN_OPTIONS = frozenset({"end", "quorum"})
+WHEN_EXAMPLE = "!quand Prochaine plénière ; mardi 18h ; jeudi 18h30 ; fin: vendredi 12h"
+
+
+@dataclass(frozen=True)
+class WhenRequest:
+    """A valid `!quand` command: the subject, its slots (UTC, in time order), options."""
+
+    subject: str
+    slots: tuple[datetime, ...]
+    closes_at: datetime | None
+    quorum: int | None = None
+
+
+def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> WhenRequest:
+    """Read `!quand` arguments: a subject, then slots read by the date grammar; a slot that
+    cannot be read is refused with the date grammar's own explanation."""
+    positional, options = read_fields(text, WHEN_OPTIONS)
+    if len(positional) < 1 + MIN_ANSWERS:
+        raise UserError(
+            N_("Give a subject and at least two slots separated by “;”, e.g. {example}"),
+            example=WHEN_EXAMPLE,
+        )
+    subject, slot_texts = positional[0], positional[1:]
+    if len(subject) > MAX_QUESTION_LENGTH:
+        raise UserError(
+            N_("The question is too long: at most {max} characters."), max=MAX_QUESTION_LENGTH
+        )
+    if len(slot_texts) > MAX_ANSWERS:
+        raise UserError(
+            N_("A poll can have at most {max} options (got {count})."),
+            max=MAX_ANSWERS,
+            count=len(slot_texts),
+        )
+    slots: dict[datetime, str] = {}
+    for slot_text in slot_texts:
+        moment = parse_when(slot_text, now=now, tz=tz, language=language)
+        if moment in slots:
+            raise UserError(
+                N_("The slots “{first}” and “{second}” are the same moment."),
+                first=slots[moment],
+                second=slot_text,
+            )
+        slots[moment] = slot_text
+    closes_at = None
+    if "end" in options:
+        closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
+    quorum = read_quorum(options["quorum"]) if "quorum" in options else None
+    return WhenRequest(subject, tuple(sorted(slots)), closes_at, quorum)
 
 
 def parse_poll_id(text: str) -> int:

@@ -9,8 +9,10 @@ end event; all three go through ``Closer`` so the results look the same and are 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlmodel import Session
@@ -24,8 +26,15 @@ from bot.runtime.timers import TaskRun, Timers
 from bot.text.i18n import N_
 from handlers.polls.consent import ANSWERS, ConsentResult
 from handlers.polls.events import UNSTABLE_END, build_poll_end, vote_emoji
+from handlers.polls.nudges import nudge_task_key
 from handlers.polls.quorum import Quorum
-from handlers.polls.results import decision_result, poll_tally
+from handlers.polls.results import (
+    decision_result,
+    poll_tally,
+    ranked_result,
+    scores_result,
+    when_result,
+)
 from handlers.polls.tally import TallyResult
 from storage.models import ScheduledTask
 from storage.poll_models import Poll
@@ -47,7 +56,9 @@ def end_event_key(poll: Poll) -> str:
     return f"pollend:{poll.short_id}"
 
 
-def _result_snapshot(result: TallyResult, quorum: Quorum | None) -> dict[str, Any]:
+def _result_snapshot(
+    result: TallyResult, quorum: Quorum | None, members: int | None
+) -> dict[str, Any]:
     """What is stored at the close: counts only, never who voted what (vote privacy)."""
     return {
         "counts": dict(result.counts),
@@ -56,6 +67,7 @@ def _result_snapshot(result: TallyResult, quorum: Quorum | None) -> dict[str, An
         "spoiled": result.spoiled,
         "winners": list(result.winners),
         "quorum": quorum.snapshot() if quorum else None,
+        "members": members,  # in the room at the close: the participation rate
     }
 
 
@@ -74,7 +86,7 @@ def _rows(poll: Poll, result: TallyResult) -> list[dict[str, Any]]:
 
 
 def _decision_snapshot(
-    result: ConsentResult, outcome: str, quorum: Quorum | None
+    result: ConsentResult, outcome: str, quorum: Quorum | None, members: int | None
 ) -> dict[str, Any]:
     """What is stored when a decision closes: counts and the outcome, no names."""
     return {
@@ -84,7 +96,17 @@ def _decision_snapshot(
         "objections": len(result.objections),
         "winners": [],
         "quorum": quorum.snapshot() if quorum else None,
+        "members": members,
     }
+
+
+def _decimal(value: Fraction | None, language: str) -> str | None:
+    """An average to one decimal, written the room's way (3,5 in French, 3.5 in English)."""
+    if value is None:
+        return None
+    tenths = math.floor(value * 10 + Fraction(1, 2))  # half up: 3.25 → 3.3
+    text = f"{tenths // 10}.{tenths % 10}"
+    return text.replace(".", ",") if language == "fr" else text
 
 
 def _quorum_view(quorum: Quorum | None) -> dict[str, Any] | None:
@@ -102,21 +124,20 @@ class Closer:
     gateway: FeatureGateway  # members' names, and who is in the room for a quorum
     bot_user_id: str
 
-    async def quorum(self, poll: Poll, voters: int) -> Quorum | None:
-        """The poll's quorum checked against the room's members now (None without one)."""
-        percent = (poll.settings or {}).get("quorum")
-        if not isinstance(percent, int):
-            return None
+    async def members(self, room_id: str) -> int | None:
+        """How many people are in the room now (the bot left out); None if unknown."""
         try:
-            members = [
-                m
-                for m in await self.gateway.joined_member_ids(poll.room_id)
-                if m != self.bot_user_id
-            ]
+            joined = await self.gateway.joined_member_ids(room_id)
         except Exception:  # the homeserver did not answer: say so rather than not closing
-            log.warning("could not count members for the quorum", extra={"room_id": poll.room_id})
-            return Quorum(percent, None, voters)
-        return Quorum(percent, len(members), voters)
+            log.warning("could not count the room's members", extra={"room_id": room_id})
+            return None
+        return len([m for m in joined if m != self.bot_user_id])
+
+    async def quorum(self, poll: Poll, voters: int) -> tuple[int | None, Quorum | None]:
+        """The room's members at the close, and the poll's quorum checked against them."""
+        members = await self.members(poll.room_id)
+        percent = (poll.settings or {}).get("quorum")
+        return members, Quorum(percent, members, voters) if isinstance(percent, int) else None
 
     async def close(
         self,
@@ -134,6 +155,7 @@ class Closer:
         """Store the result at ``end``, tell clients the poll ended (if asked), post results."""
         if cancel_timer:
             self.timers.cancel(session, close_task_key(poll))
+        self.timers.cancel(session, nudge_task_key(poll))  # no nudge once closed
         if poll.kind == "consent":
             await self._close_decision(
                 session,
@@ -145,11 +167,27 @@ class Closer:
                 reply_to=reply_to,
             )
             return
+        if poll.kind in ("score", "ranked", "when"):
+            await self._close_by_replies(
+                session,
+                poll,
+                end=end,
+                closed_by=closed_by,
+                language=language,
+                late=late,
+                reply_to=reply_to,
+            )
+            return
         result = poll_tally(session, poll, end)
-        quorum = await self.quorum(poll, result.voters)
+        members, quorum = await self.quorum(poll, result.voters)
         PollRepository(session).mark_closed(
-            poll, closed_at=end, closed_by=closed_by, result=_result_snapshot(result, quorum)
+            poll,
+            closed_at=end,
+            closed_by=closed_by,
+            result=_result_snapshot(result, quorum, members),
         )
+        if (poll.settings or {}).get("anonymous"):
+            PollRepository(session).forget_anonymous_voters(poll)  # no voter–answer link kept
         texts = dict(poll.answers)
         winners = [texts[answer_id] for answer_id in result.winners]
         if send_end_event and poll.start_event_id:
@@ -190,6 +228,91 @@ class Closer:
             content=notice_content(rendered, reply_to=reply_to),
         )
 
+    async def _close_by_replies(
+        self,
+        session: Session,
+        poll: Poll,
+        *,
+        end: datetime,
+        closed_by: str | None,
+        language: str,
+        late: bool,
+        reply_to: str | None,
+    ) -> None:
+        """Score averages or the instant-runoff's rounds, stated with their rule."""
+        summary = poll_tally(session, poll, end)  # what the digest shows of it
+        members, quorum = await self.quorum(poll, summary.voters)
+        PollRepository(session).mark_closed(
+            poll,
+            closed_at=end,
+            closed_by=closed_by,
+            result=_result_snapshot(summary, quorum, members),
+        )
+        texts = dict(poll.answers)
+        anonymous = bool((poll.settings or {}).get("anonymous"))
+        details: dict[str, Any]
+        if poll.kind == "ranked":
+            ranked = ranked_result(session, poll, end)
+            details = {
+                "rounds": [
+                    {
+                        "counts": [(texts[a], count) for a, count in round_.counts.items()],
+                        "exhausted": round_.exhausted,
+                        "eliminated": texts[round_.eliminated] if round_.eliminated else None,
+                    }
+                    for round_ in ranked.rounds
+                ]
+            }
+        elif poll.kind == "when":
+            slots = when_result(session, poll, end)
+            details = {
+                "slots": [
+                    {
+                        "number": index + 1,
+                        "text": text,
+                        "yes": slots.counts[answer_id].yes,
+                        "maybe": slots.counts[answer_id].maybe,
+                        "no": slots.counts[answer_id].no,
+                        "best": answer_id == slots.best,
+                    }
+                    for index, (answer_id, text) in enumerate(poll.answers)
+                ]
+            }
+        else:
+            scores = scores_result(session, poll, end)
+            details = {
+                "rows": [
+                    {
+                        "number": index + 1,
+                        "text": text,
+                        "average": _decimal(scores.averages[answer_id], language),
+                        "ratings": scores.ratings[answer_id],
+                        "winner": answer_id in scores.winners,
+                    }
+                    for index, (answer_id, text) in enumerate(poll.answers)
+                ]
+            }
+        rendered = self.renderer.render(
+            "polls_replies_results",
+            language,
+            poll_id=poll.short_id,
+            kind=poll.kind,
+            question=poll.question,
+            voters=summary.voters,
+            winners=[texts[a] for a in summary.winners],
+            late=late,
+            quorum=_quorum_view(quorum),
+            **details,
+        )
+        self.outbox.enqueue(
+            session,
+            key=f"pollresults:{poll.short_id}",
+            room_id=poll.room_id,
+            content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
+        )
+        if anonymous:
+            PollRepository(session).forget_anonymous_voters(poll)  # counted: unlink voters
+
     async def _close_decision(
         self,
         session: Session,
@@ -203,14 +326,14 @@ class Closer:
     ) -> None:
         """Apply the consent rule and post the result, objections listed with their reasons."""
         result = decision_result(session, poll, end)
-        quorum = await self.quorum(poll, result.voters)
+        members, quorum = await self.quorum(poll, result.voters)
         # short of the quorum nothing is adopted; a quorum that could not be checked blocks not
         outcome = "no_quorum" if quorum and quorum.reached is False else result.outcome
         PollRepository(session).mark_closed(
             poll,
             closed_at=end,
             closed_by=closed_by,
-            result=_decision_snapshot(result, outcome, quorum),
+            result=_decision_snapshot(result, outcome, quorum, members),
         )
         rendered = self.renderer.render(
             "polls_decision_results",

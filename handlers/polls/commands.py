@@ -30,12 +30,20 @@ from bot.runtime.timers import TaskKind
 from bot.text.dates import format_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
+from handlers.polls.anonymous import (
+    AnonymousBallots,
+    is_anonymous,
+    new_secret,
+    read_ballot_request,
+)
 from handlers.polls.args import (
     DecisionRequest,
     PollRequest,
+    WhenRequest,
     parse_decision_request,
     parse_poll_id,
     parse_poll_request,
+    parse_when_request,
 )
 from handlers.polls.closing import (
     TASK_KIND,
@@ -53,6 +61,7 @@ from handlers.polls.events import (
     vote_emoji,
 )
 from handlers.polls.intake import PollIntake
+from handlers.polls.nudges import NUDGE_KIND, Nudger, no_nudge, nudge_me, nudge_task_key, plan_nudge
 from storage.models import OutboxMessage
 from storage.poll_models import Poll
 from storage.polls import PollRepository
@@ -78,6 +87,12 @@ class PollCommands:
     async def sondage(self, ctx: Context) -> None:
         """Start a poll: store it, send the poll event and the notice, set its closing timer."""
         request: PollRequest = ctx.arguments
+        if request.kind != "choice":
+            self._start_by_replies(ctx, request)
+            return
+        if request.anonymous:
+            self._start_anonymous(ctx, request)
+            return
         content, ids = build_poll_start(
             request.question,
             list(request.answers),
@@ -99,6 +114,124 @@ class PollCommands:
         ctx.send(f"{SENT_PREFIX}{poll.short_id}:start", content, event_type=UNSTABLE_START)
         _set_closing_timer(ctx, poll)
         send_notice(ctx, poll, ctx.event_id)
+
+    def _start_anonymous(self, ctx: Context, request: PollRequest) -> None:
+        """An anonymous poll: no native poll (its responses are public), ballots by DM."""
+        poll = PollRepository(ctx.session).add(
+            room_id=ctx.room_id,
+            author=ctx.sender,
+            question=request.question,
+            answers=[(f"a{n}", text) for n, text in enumerate(request.answers, start=1)],
+            max_selections=request.max_selections,
+            settings=_with_secret(request),
+            created_at=ctx.clock.now(),
+            closes_at=request.closes_at,
+            command_event_id=ctx.event_id,
+        )
+        _set_closing_timer(ctx, poll)
+        closes = (
+            format_when(poll.closes_at, tz=ctx.room.tz, language=ctx.language)
+            if poll.closes_at
+            else None
+        )
+        rendered = ctx.renderer.render(
+            "polls_anonymous_started",
+            ctx.language,
+            poll_id=poll.short_id,
+            question=poll.question,
+            answers=[text for _, text in poll.answers],
+            max_selections=poll.max_selections,
+            closes=closes,
+            quorum=request.quorum,
+        )
+        ctx.send(
+            f"{SENT_PREFIX}{poll.short_id}:notice",
+            notice_content(rendered, reply_to=ctx.event_id, thread_root=ctx.thread_root),
+        )
+
+    def _start_by_replies(self, ctx: Context, request: PollRequest) -> None:
+        """A score or ranked poll: no native poll (its semantics do not fit), a message people
+        answer by replying to it, and the same closing timer."""
+        poll = PollRepository(ctx.session).add(
+            room_id=ctx.room_id,
+            author=ctx.sender,
+            kind=request.kind,
+            question=request.question,
+            answers=[(f"a{n}", text) for n, text in enumerate(request.answers, start=1)],
+            max_selections=1,
+            settings=_with_secret(request),
+            created_at=ctx.clock.now(),
+            closes_at=request.closes_at,
+            command_event_id=ctx.event_id,
+        )
+        _set_closing_timer(ctx, poll)
+        closes = (
+            format_when(poll.closes_at, tz=ctx.room.tz, language=ctx.language)
+            if poll.closes_at
+            else None
+        )
+        rendered = ctx.renderer.render(
+            "polls_replies_started",
+            ctx.language,
+            anonymous=request.anonymous,
+            poll_id=poll.short_id,
+            kind=poll.kind,
+            question=poll.question,
+            answers=[text for _, text in poll.answers],
+            example=" ".join(str(n) for n in reversed(range(1, len(poll.answers) + 1))),
+            closes=closes,
+            quorum=request.quorum,
+        )
+        ctx.send(
+            f"{SENT_PREFIX}{poll.short_id}:notice",
+            notice_content(rendered, reply_to=ctx.event_id, thread_root=ctx.thread_root),
+        )
+
+    async def quand(self, ctx: Context) -> None:
+        """A meeting-time poll: each slot answered yes / maybe / no by reply."""
+        request: WhenRequest = ctx.arguments
+        tz, language = ctx.room.tz, ctx.language
+        settings: dict[str, object] = {"slots": [slot.isoformat() for slot in request.slots]}
+        if request.quorum is not None:
+            settings["quorum"] = request.quorum
+        poll = PollRepository(ctx.session).add(
+            room_id=ctx.room_id,
+            author=ctx.sender,
+            kind="when",
+            question=request.subject,
+            answers=[
+                (f"a{n}", format_when(slot, tz=tz, language=language))
+                for n, slot in enumerate(request.slots, start=1)
+            ],
+            max_selections=1,
+            settings=settings,
+            created_at=ctx.clock.now(),
+            closes_at=request.closes_at,
+            command_event_id=ctx.event_id,
+        )
+        _set_closing_timer(ctx, poll)
+        closes = format_when(poll.closes_at, tz=tz, language=language) if poll.closes_at else None
+        rendered = ctx.renderer.render(
+            "polls_replies_started",
+            language,
+            poll_id=poll.short_id,
+            kind=poll.kind,
+            anonymous=False,
+            question=poll.question,
+            answers=[text for _, text in poll.answers],
+            example=" ".join(
+                ["oui", "non", "peut-être"][n % 3]
+                if language == "fr"
+                else ["yes", "no", "maybe"][n % 3]
+                for n in range(len(poll.answers))
+            ),
+            closes=closes,
+            quorum=request.quorum,
+        )
+        ctx.send(
+            f"{SENT_PREFIX}{poll.short_id}:notice",
+            notice_content(rendered, reply_to=ctx.event_id, thread_root=ctx.thread_root),
+        )
 
     async def decision(self, ctx: Context) -> None:
         """Propose a decision by consent: store it, post its message, set its closing timer."""
@@ -155,7 +288,17 @@ class PollCommands:
         )
 
 
+def _with_secret(request: PollRequest) -> dict[str, object]:
+    """The poll's settings, with the secret its anonymous ballots are keyed by, if any."""
+    settings = request.settings()
+    if request.anonymous:
+        settings["secret"] = new_secret()
+    return settings
+
+
 def _set_closing_timer(ctx: Context, poll: Poll) -> None:
+    """The closing timer, and the nudge a day before (it fires only where nudges are on)."""
+    plan_nudge(ctx, poll)
     if poll.closes_at is not None:
         ctx.timers.add(
             ctx.session,
@@ -263,6 +406,9 @@ async def cancel_poll(ctx: Context, poll_id: int) -> None:
         poll, closed_at=ctx.clock.now(), closed_by=ctx.sender, result=None, status="cancelled"
     )
     ctx.timers.cancel(ctx.session, close_task_key(poll))
+    ctx.timers.cancel(ctx.session, nudge_task_key(poll))
+    if is_anonymous(poll):
+        PollRepository(ctx.session).forget_anonymous_voters(poll)
     if poll.origin == "command" and poll.start_event_id:
         text = ctx.t(N_("Poll {poll} was cancelled."), poll=poll.short_id)
         ctx.send(
@@ -275,6 +421,10 @@ async def cancel_poll(ctx: Context, poll_id: int) -> None:
 
 def read_poll_request(ctx: Context) -> PollRequest:
     return parse_poll_request(ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language)
+
+
+def read_when_request(ctx: Context) -> WhenRequest:
+    return parse_when_request(ctx.args, now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language)
 
 
 def read_decision_request(ctx: Context) -> DecisionRequest:
@@ -293,8 +443,16 @@ def feature(services: Services) -> Feature:
         services.config.matrix.user_id,
     )
     commands = PollCommands(closer, services.gateway)
-    intake = PollIntake(closer, announce=send_notice)
+    anonymous = AnonymousBallots(services.gateway)
+    intake = PollIntake(closer, announce=send_notice, anonymous=anonymous)
     timer = ClosingTimer(closer, services.config.bot)
+    nudger = Nudger(
+        services.outbox,
+        services.renderer,
+        services.gateway,
+        services.config.bot,
+        services.config.matrix.user_id,
+    )
     return Feature(
         cancellers={"S": cancel_poll},
         commands=[
@@ -306,18 +464,22 @@ def feature(services: Services) -> Feature:
                 summary=N_("start a poll (2 to 20 options) that every client can answer"),
                 usage=N_(
                     "<question> ; <option> ; <option> [; …] [; end: <when>] [; choices: N] "
-                    "[; quorum: N%] [; results: at the end]"
+                    "[; type: score|ranked] [; quorum: N%] [; results: at the end] "
+                    "[; anonymous: yes]"
                 ),
                 examples=(
                     N_("poll Which day for the workshop? ; Tuesday ; Thursday ; end: friday 6pm"),
                     N_("poll Which topics? ; digital ; mobility ; housing ; choices: 2"),
+                    N_("poll Our priorities? ; garden ; bikes ; oven ; type: ranked"),
                 ),
                 permission=Permission.EVERYONE,
                 details=N_(
                     "Vote in the poll, or react to it with 1️⃣ 2️⃣ 3️⃣… "
                     "The poll closes at “end” or with !close; results are then posted here. "
                     "“quorum: 50%”: the results say whether half the room's members answered; "
-                    "“results: at the end”: apps show the counts only at the close."
+                    "“results: at the end”: apps show the counts only at the close. "
+                    "“type: score”: each option rated 0 to 5 by replying to the poll's message; "
+                    "“type: ranked”: options ranked by reply, winner by instant-runoff."
                 ),
             ),
             Command(
@@ -338,6 +500,63 @@ def feature(services: Services) -> Feature:
                 ),
             ),
             Command(
+                name="quand",
+                aliases=("when",),
+                handler=commands.quand,
+                arguments=read_when_request,
+                summary=N_("find a meeting time: each slot answered yes, maybe or no"),
+                usage=N_("<subject> ; <slot> ; <slot> [; …] [; end: <when>] [; quorum: N%]"),
+                examples=(
+                    N_("when Next plenary ; tuesday 6pm ; thursday 6:30pm ; end: friday noon"),
+                ),
+                permission=Permission.EVERYONE,
+                details=N_(
+                    "Reply to the poll's message with one answer per slot, in order "
+                    "(“yes no maybe”), or only some (“1:yes 3:no”). At the close the best slot "
+                    "is announced (most yes, then most maybe, then the earliest); an organiser "
+                    "turns it into an event with !event from S<n>."
+                ),
+            ),
+            Command(
+                name="bulletin",
+                aliases=("ballot",),
+                handler=anonymous.bulletin,
+                arguments=read_ballot_request,
+                summary=N_("get a ballot for an anonymous poll, by direct message"),
+                usage=N_("<poll ID>"),
+                examples=(N_("ballot S3"),),
+                permission=Permission.EVERYONE,
+                details=N_(
+                    "Answer the ballot in the direct message with the poll's ID and your "
+                    "choice, e.g. “S3 2”; your latest answer counts until the close. Results "
+                    "show no names, and the link between you and your answer is deleted at the "
+                    "close."
+                ),
+            ),
+            Command(
+                name="pas-de-relance",
+                aliases=("no-nudge",),
+                handler=no_nudge,
+                summary=N_("never be mentioned by nudges, in any room"),
+                usage="",
+                examples=(N_("no-nudge"),),
+                permission=Permission.EVERYONE,
+                details=N_(
+                    "In rooms that use them, nudges mention, a day before a poll or a decision "
+                    "closes, the members who have not answered, and a day before a deadline, "
+                    "those who have not posted a proposal. Undo with !nudge-me."
+                ),
+            ),
+            Command(
+                name="relance-moi",
+                aliases=("nudge-me",),
+                handler=nudge_me,
+                summary=N_("nudges may mention you again"),
+                usage="",
+                examples=(N_("nudge-me"),),
+                permission=Permission.EVERYONE,
+            ),
+            Command(
                 name="clore",
                 aliases=("close",),
                 handler=commands.clore,
@@ -351,6 +570,7 @@ def feature(services: Services) -> Feature:
         ],
         hooks=Hooks(
             messages=[intake.on_message],
+            edits=[intake.on_edit],
             polls=[intake.on_poll_event],
             reactions=[intake.on_reaction],
             redactions=[intake.on_redaction],
@@ -361,7 +581,13 @@ def feature(services: Services) -> Feature:
                 fire=timer.fire,
                 describe_missed=timer.describe_missed,
                 grace=None,  # results are still worth posting after a long downtime
-            )
+            ),
+            TaskKind(
+                name=NUDGE_KIND,
+                fire=nudger.fire,
+                describe_missed=nudger.describe_missed,
+                # the default grace: a nudge an hour late still helps, a day late it does not
+            ),
         ],
         sent_hooks=[(SENT_PREFIX, sent_hook(services.outbox))],
     )

@@ -17,9 +17,12 @@ from typing import Any
 from bot.runtime.clock import from_millis, to_millis
 from bot.runtime.context import Context
 from bot.runtime.messages import ping_content
+from bot.text.errors import UserError
 from bot.text.i18n import N_
 from bot.text.replies import command_text
+from handlers.polls.anonymous import AnonymousBallots, is_anonymous
 from handlers.polls.args import MAX_QUESTION_LENGTH
+from handlers.polls.availability import read_availability
 from handlers.polls.closing import Closer
 from handlers.polls.consent import OBJECT, consent_ballot
 from handlers.polls.events import (
@@ -32,7 +35,9 @@ from handlers.polls.events import (
     parse_poll_response,
     parse_poll_start,
 )
+from handlers.polls.ranked import read_ranking
 from handlers.polls.results import answer_ids
+from handlers.polls.scores import read_scores
 from handlers.polls.tally import Ballot, ballot_from_response, reaction_ballot
 from storage.poll_models import Poll
 from storage.polls import PollRepository
@@ -47,9 +52,10 @@ Announce = Callable[[Context, Poll, str], None]
 class PollIntake:
     """Poll events, reactions and redactions turned into stored polls, ballots and closes."""
 
-    def __init__(self, closer: Closer, announce: Announce) -> None:
+    def __init__(self, closer: Closer, announce: Announce, anonymous: AnonymousBallots) -> None:
         self.closer = closer
         self.announce = announce
+        self.anonymous = anonymous
 
     async def on_poll_event(self, ctx: Context, raw: dict[str, Any]) -> None:
         """An MSC3381 start, response or end event (unstable or stable type)."""
@@ -114,29 +120,110 @@ class PollIntake:
         poll = PollRepository(ctx.session).get_by_event(ctx.room_id, target_event_id)
         if poll is None:
             return
+        if is_anonymous(poll):
+            return  # a public reaction is no anonymous ballot
         moment = to_millis(ctx.origin_ts)
         if poll.kind == "consent":
             ballot = consent_ballot(ctx.sender, moment, ctx.event_id, key)
-        else:
+        elif poll.kind == "choice":
             ballot = reaction_ballot(answer_ids(poll), ctx.sender, moment, ctx.event_id, key)
+        else:
+            return  # score and ranked polls are answered by replies
         if ballot is None:
             return
         _store(ctx, poll, ballot)
         if ballot.selections == (OBJECT,) and poll.status == "open" and not ctx.is_backlog:
             _ask_reason(ctx, poll)
 
+    async def on_edit(
+        self, ctx: Context, target_event_id: str, new_content: dict[str, Any]
+    ) -> None:
+        """An edited ballot reply or objection reason counts in its new form, from the edit's
+        time (a ballot that no longer reads is answered, and the previous one stands)."""
+        body = new_content.get("body")
+        if not isinstance(body, str):
+            return
+        repository = PollRepository(ctx.session)
+        text = " ".join(command_text(body).split())[:MAX_REASON_LENGTH]
+        for ballot, poll in repository.find_ballots(ctx.room_id, target_event_id):
+            if ballot.source != "reply" or ballot.voter != ctx.sender or poll.status != "open":
+                continue
+            try:
+                selections = BALLOT_READERS[poll.kind](text, answer_ids(poll))
+            except UserError as error:
+                if not ctx.is_backlog:
+                    ctx.reply(error.message)
+                return
+            # kept under the original event, so deleting that message withdraws the ballot
+            repository.add_ballot(
+                poll,
+                voter=ctx.sender,
+                ts=to_millis(ctx.origin_ts),
+                event_id=target_event_id,
+                selections=selections,
+                source="reply",
+            )
+            return
+        for reason, poll in repository.find_reasons(ctx.room_id, target_event_id):
+            if reason.voter == ctx.sender and poll.status == "open" and text:
+                repository.add_reason(
+                    poll,
+                    voter=ctx.sender,
+                    ts=to_millis(ctx.origin_ts),
+                    event_id=target_event_id,
+                    text=text,
+                )
+                return
+
+    def _on_ballot_reply(self, ctx: Context, poll: Poll, text: str) -> None:
+        """A reply to a score or ranked poll is a ballot; one that cannot be read is answered
+        with what is wrong, and stores nothing."""
+        try:
+            selections = BALLOT_READERS[poll.kind](text, answer_ids(poll))
+        except UserError as error:
+            if not ctx.is_backlog:
+                ctx.reply(error.message)
+            return
+        PollRepository(ctx.session).add_ballot(
+            poll,
+            voter=ctx.sender,
+            ts=to_millis(ctx.origin_ts),
+            event_id=ctx.event_id,
+            selections=selections,
+            source="reply",
+        )
+        if not ctx.is_backlog:
+            ctx.react(BALLOT_RECEIVED)
+
     async def on_message(self, ctx: Context, body: str, raw: dict[str, Any]) -> None:
         """A reply to an open decision's message is kept as its author's reason (shown with
-        the result if they object at the close), acknowledged with a reaction."""
+        the result if they object at the close), acknowledged with a reaction. In the bot's
+        direct room, ``S3 2`` is a ballot of an anonymous poll."""
+        if await self.anonymous.on_direct_message(ctx, command_text(body)):
+            return
         target = _replied_to(raw)
         if target is None:
             return
         repository = PollRepository(ctx.session)
         poll = repository.get_by_event(ctx.room_id, target)
-        if poll is None or poll.kind != "consent" or poll.status != "open":
+        if poll is None or poll.status != "open" or poll.kind == "choice":
             return
         text = " ".join(command_text(body).split())[:MAX_REASON_LENGTH]
         if not text:
+            return
+        if poll.kind in BALLOT_READERS:
+            if is_anonymous(poll):
+                if not ctx.is_backlog:  # a public reply would show the vote: not counted
+                    ctx.reply(
+                        N_(
+                            "Poll {poll} is anonymous: your reply was not counted. "
+                            "Vote with {command}."
+                        ),
+                        poll=poll.short_id,
+                        command=f"!bulletin {poll.short_id}",
+                    )
+                return
+            self._on_ballot_reply(ctx, poll, text)
             return
         repository.add_reason(
             poll, voter=ctx.sender, ts=to_millis(ctx.origin_ts), event_id=ctx.event_id, text=text
@@ -161,7 +248,7 @@ class PollIntake:
                     selections=(),
                     source="reaction_removed",
                 )
-            elif ballot.source == "native":
+            elif ballot.source in ("native", "reply"):
                 repository.delete_ballot(ballot)
 
 
@@ -176,6 +263,14 @@ def _store(ctx: Context, poll: Poll, ballot: Ballot) -> None:
         source=ballot.source,
         malformed=ballot.malformed,
     )
+
+
+BALLOT_READERS: dict[str, Callable[[str, list[str]], tuple[str, ...]]] = {
+    "ranked": read_ranking,
+    "score": read_scores,
+    "when": read_availability,
+}
+BALLOT_RECEIVED = "🗳️"  # the discreet acknowledgement of a ballot given by reply
 
 
 def _replied_to(raw: dict[str, Any]) -> str | None:

@@ -138,6 +138,18 @@ def valid_choices(
     }
 
 
+def latest_selections(
+    ballots: Iterable[Ballot], end_ts: int | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Each voter's latest non-empty, readable ballot before the end, as cast (score and
+    ranked polls read their replies so: the latest reply counts, a deleted one is forgotten)."""
+    return {
+        ballot.voter: ballot.selections
+        for ballot in _latest_ballots(ballots, 1, end_ts)
+        if ballot.selections and not ballot.malformed
+    }
+
+
 def _latest_ballots(
     ballots: Iterable[Ballot], max_selections: int, end_ts: int | None
 ) -> list[Ballot]:

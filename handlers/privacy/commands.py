@@ -33,6 +33,7 @@ from bot.runtime.room_settings import resolve
 from bot.runtime.router import Command
 from bot.text.errors import UserError
 from bot.text.i18n import N_
+from handlers.shared.direct import open_direct_room as shared_open_direct_room
 from storage.privacy import PrivacyRepository
 from storage.rooms import RoomSettingsRepository
 
@@ -44,7 +45,6 @@ SUMMARY_TEXT_LENGTH = 200
 
 ERASED_TEXT = N_("(deleted at the author's request)")
 ANONYMOUS = N_("anonymous")
-DM_FAILED = N_("I could not open a direct conversation with you right now; please try again later.")
 UPLOAD_FAILED = N_("Your data file could not be uploaded right now; please try again later.")
 SENT_DM = N_("I sent you a direct message with everything Concerto stores about you.")
 CONFIRM_FORGET = N_(
@@ -66,36 +66,10 @@ def can_encrypt(services: Services) -> bool:
 async def open_direct_room(
     services: Services, session: Session, user_id: str, now: datetime, *, encrypted: bool = False
 ) -> str:
-    """The direct room with ``user_id``: the stored one if they are still in it (or can be
-    invited back), else a new one, created encrypted when ``encrypted``; a stored room that
-    is not encrypted is not reused when ``encrypted``. Raises UserError if the homeserver
-    refuses."""
-    gateway = services.gateway
-    repository = PrivacyRepository(session)
-    known = repository.get_direct_room(user_id)
-    try:
-        if (
-            known is not None
-            and encrypted
-            and not gateway.is_encrypted(known)
-            and not await gateway.fetch_is_encrypted(known)  # created but not synced yet
-        ):
-            known = None
-        if known is not None:
-            membership = await gateway.membership(known, user_id)
-            if membership in ("join", "invite"):
-                return known
-            # they left: the bot is still there, invite them back
-            if membership is not None and await gateway.invite(known, user_id):
-                return known
-        room_id = await gateway.create_direct_room(user_id, encrypted=encrypted)
-    except Exception:
-        log.exception("could not open a direct room", extra={"sender": user_id})
-        raise UserError(DM_FAILED) from None
-    if room_id is None:  # refused: the gateway logged why
-        raise UserError(DM_FAILED)
-    repository.set_direct_room(user_id, room_id, now)
-    return room_id
+    """The direct room with ``user_id`` (see ``handlers.shared.direct``)."""
+    return await shared_open_direct_room(
+        services.gateway, session, user_id, now, encrypted=encrypted
+    )
 
 
 # --- summaries ---------------------------------------------------------------------------------

@@ -97,7 +97,8 @@ def _set_synonym(ctx: Context, value: str) -> dict[str, object]:
     return {"tag_synonyms": synonyms}
 
 
-ON_WORDS = {"on", "oui", "yes", "activé", "active"}
+ON_WORDS = frozenset({"on", "oui", "yes", "activé", "actif", "active"})
+MAX_NUDGE_ROOM = 10_000
 
 
 def _set_web_pages(ctx: Context, value: str) -> dict[str, object]:
@@ -112,6 +113,26 @@ def _set_web_pages(ctx: Context, value: str) -> dict[str, object]:
         on="on",
         off="off",
         value=value,
+    )
+
+
+def _set_nudges(ctx: Context, value: str) -> dict[str, object]:
+    """``on``, ``off`` or ``on 50`` (no nudge in rooms of more than 50 members)."""
+    words = value.split()
+    switch = fold(words[0]) if words else ""
+    if switch in OFF_WORDS and len(words) == 1:
+        return {"nudges": False}
+    if switch in ON_WORDS and len(words) == 1:
+        return {"nudges": True}
+    sized = len(words) == 2 and words[1].isdigit() and 2 <= int(words[1]) <= MAX_NUDGE_ROOM
+    if switch in ON_WORDS and sized:
+        return {"nudges": True, "nudge_max_members": int(words[1])}
+    raise UserError(
+        "Nudges are on or off, with at most how many members a room may have for them, "
+        "e.g. {on}, {sized} or {off}.",
+        on="!réglages relances on",
+        sized="!réglages relances on 50",
+        off="!réglages relances off",
     )
 
 
@@ -139,6 +160,7 @@ SETTINGS = [
     Setting("organisateurs", ("organisers", "organizers"), _set_organisers, "organisateurs 50"),
     Setting("synonyme", ("synonym",), _set_synonym, "synonyme #ess = #économiesociale"),
     Setting("pages-web", ("web-pages",), _set_web_pages, "pages-web on"),
+    Setting("relances", ("nudges",), _set_nudges, "relances on"),
 ]  # fmt: skip
 
 
@@ -190,6 +212,8 @@ async def reglages(ctx: Context, listeners: Sequence[SettingsListener]) -> None:
             organisers=room.organiser_power_level,
             synonyms=sorted(room.tag_synonyms.items()),
             web_pages=room.web_pages,
+            nudges=room.nudges,
+            nudge_max_members=room.nudge_max_members,
         )
         return
     if not await ctx.is_organiser():
@@ -253,7 +277,8 @@ def commands(handler: Handler) -> list[Command]:
                 "Settings: langue fr|en, fuseau <IANA timezone>, résumé <day> <time> | off, "
                 "salon-résumé <room>, rappels-événement <offsets>, rappels-échéance <offsets>, "
                 "organisateurs <power level>, synonyme #tag = #canonical, pages-web on|off "
-                "(web pages of the room; an encrypted room's are off until turned on)."
+                "(web pages of the room; an encrypted room's are off until turned on), "
+                "relances on [max members] | off."
             ),
         )
     ]

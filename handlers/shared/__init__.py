@@ -1,2 +1,2 @@
 """Helpers used by several features: hashtags, message links and short texts, the digest
-schedule."""
+schedule, the meetings of a recurring event."""

@@ -42,13 +42,13 @@ MALFORMED = [
     pytest.param(
         "!annuler demain",
         "Indiquez l'identifiant de ce qu'il faut annuler, par exemple !annuler E7.",
-        "!annuler <identifiant>",
+        "!annuler <identifiant> [<date d'une réunion d'un événement récurrent>]",
         id="annuler",
     ),
     pytest.param(
         "!cancel X3",
         "« X3 » n'est pas un identifiant annulable.",
-        "!annuler <identifiant>",
+        "!annuler <identifiant> [<date d'une réunion d'un événement récurrent>]",
         id="annuler-unknown-kind",
     ),
     pytest.param(

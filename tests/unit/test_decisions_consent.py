@@ -192,6 +192,7 @@ async def test_decisions_votes_changes_reasons_and_result_at_the_close(bot: Harn
         "objections": 2,
         "winners": [],
         "quorum": None,
+        "members": 0,  # the test homeserver lists nobody
     }
 
 
@@ -237,3 +238,15 @@ async def test_decisions_replies_are_exported_erased_and_aged_out(bot: Harness):
         assert [r.voter for r in session.exec(select(PollReason))] == ["@dan:test"]
         privacy.purge_step(bot.clock.now() + timedelta(seconds=1), limit=100)
         assert session.exec(select(PollReason)).all() == []
+
+
+async def test_decisions_edited_reason_is_the_one_listed(bot: Harness):
+    await bot.say(AUTHOR, "!décision Pique-nique samedi")
+    message = decision(bot).notice_event_id
+    assert message is not None
+    await bot.deliver(bot.reaction("@carol:test", message, "✋"))
+    reason = reply_to(bot, "@carol:test", message, "pas dispo")
+    await bot.deliver(reason)
+    await bot.deliver(bot.edit("@carol:test", reason["event_id"], "Il va pleuvoir samedi."))
+    [result] = await bot.say(ORGANISER, "!clore S1")
+    assert "✋ Carol : Il va pleuvoir samedi." in result, result

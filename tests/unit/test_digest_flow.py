@@ -16,6 +16,7 @@ from handlers.digest.model import NewProposal, ProposalLine, RoomDigest, group_b
 from handlers.shared.text import message_link
 from storage.digests import DigestRepository
 from storage.models import ScheduledTask
+from storage.polls import PollRepository
 
 ORGANISER = "@org:test"
 MEMBER = "@bob:test"
@@ -317,3 +318,39 @@ async def test_digest_in_english_room(bot: Harness):
     assert replies[0].startswith("Preview of the weekly digest — week 2026-W25 (so far)")
     html = bot.sender.sent[-1]["content"]["formatted_body"]
     assert "New proposals by theme" in html and "&lt;b&gt;bikes&lt;/b&gt;" in html
+
+
+async def test_digest_lists_the_coming_weeks_meetings_of_a_recurring_event(bot: Harness):
+    await bot.say(ORGANISER, "!événement Point ; tous les jours ouvrés à 9h ; rappels: aucun")
+    await bot.say(ORGANISER, "!annuler E1 le 19 juin")
+    body = (await bot.say(MEMBER, "!résumé"))[0]
+    for day in ("jeudi 18 juin", "lundi 22 juin", "mardi 23 juin", "mercredi 24 juin"):
+        assert f"• E1 Point — {day} 2026 à 09:00 (Europe/Paris) · ✅ 0" in body, body
+    assert "vendredi 19 juin" not in body  # cancelled
+    assert "jeudi 25 juin" not in body  # beyond the coming week
+    assert body.count("Point") == 4
+
+
+async def test_digest_reports_decisions_with_outcome_and_participation(bot: Harness):
+    bot.sender.members[ROOM] = [ORGANISER, MEMBER, "@carol:test", "@dan:test"]
+    await bot.say(MEMBER, "!décision On adopte la charte")
+    await bot.say(MEMBER, "!sondage Nos priorités ? ; jardin ; vélos ; type: classement")
+    with bot.database.session() as session:
+        notices = {
+            poll.id: poll.notice_event_id for poll in PollRepository(session).list_for_room(ROOM)
+        }
+    await bot.deliver(bot.reaction(MEMBER, str(notices[1]), "✅"))
+    await bot.deliver(bot.reaction("@carol:test", str(notices[1]), "✋"))
+    reply = {
+        "msgtype": "m.text",
+        "body": "2 1",
+        "m.relates_to": {"m.in_reply_to": {"event_id": notices[2]}},
+    }
+    await bot.deliver(bot.event("@dan:test", "m.room.message", reply))
+    await bot.say(MEMBER, "!clore S1")
+    await bot.say(MEMBER, "!clore S2")
+    [body] = await bot.say(MEMBER, "!résumé")
+    assert "S1 On adopte la charte — 2 participants (50 % des 4 membres)" in body, body
+    assert "Non adoptée : 1 objection maintenue." in body, body
+    assert "S2 Nos priorités ? — 1 participant (25 % des 4 membres)" in body, body
+    assert "vélos: 1 (100 %) ★" in body, body

@@ -85,10 +85,28 @@ async def test_series_confirmation_states_the_rule_and_next_meetings(bot):
     assert tasks(bot) == [("reminder:E1:20260616T1600:1d", utc(2026, 6, 15, 16, 0))]
 
 
-async def test_series_in_english_and_bounds_in_their_own_fields(bot, language):
+async def test_series_written_in_english_bounds_in_their_own_fields(bot):
     sent = await announce(bot, "!event Plenary ; first Thursday of the month at 2pm ; 3 times")
     body = sent["content"]["body"]
     assert "le premier jeudi du mois à 14:00, à partir du jeudi 2 juillet 2026, 3 fois" in body
+
+
+@pytest.mark.parametrize("language", ["en"])
+async def test_series_in_an_english_room(bot, clock):
+    sent = await announce(bot, "!event Group meeting ; every other Tuesday at 6pm ; until July 14")
+    body = sent["content"]["body"]
+    assert (
+        "Repeats: every other Tuesday at 18:00, from Tuesday 16 June 2026, "
+        "until Tuesday 14 July 2026" in body
+    )
+    assert "Next meetings: Tuesday 16 June 2026 at 18:00 (Europe/Paris) ; Tuesday 30 June" in body
+    agenda = (await bot.say(ANA, "!upcoming"))[0]
+    assert "(repeats: every other Tuesday at 18:00)" in agenda
+    cancelled = (await bot.say(ORGANISER, "!cancel E1 June 30"))[0]
+    assert cancelled.startswith(
+        "The meeting of E1 “Group meeting” on Tuesday 30 June 2026 at 18:00 (Europe/Paris) "
+        "is cancelled"
+    )
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def test_polls_parse_keeps_times_and_links_as_answers():
     [
         ("Q ; a ; b ; fni: demain", "fni", "fni demain"),  # a typo of fin: is not an answer
         ("Quelle salle ? ; Salle:  B ; C", "Salle", "Salle B"),
-        ("Q ; a ; b\ntype: notes", "type", "type notes"),
+        ("Q ; a ; b\nquand: demain", "quand", "quand demain"),
     ],
 )
 def test_polls_parse_refuses_unknown_keys_with_the_known_ones(text, key, example):
@@ -61,7 +61,7 @@ def test_polls_parse_refuses_unknown_keys_with_the_known_ones(text, key, example
         parse(text)
     message = refused.value.message
     assert "Unknown field" in message.msgid and "without the colon" in message.msgid
-    keys = "fin (end), choix (choices), quorum, résultats (results)"
+    keys = "fin (end), choix (choices), quorum, résultats (results), type, anonyme (anonymous)"
     assert message.params == {"key": key, "keys": keys, "example": example}
 
 
@@ -120,7 +120,9 @@ def test_polls_parse_refuses_repeated_or_foreign_fields():
         parse("Q ; a ; b ; lieu: Tours")
     assert "Unknown field" in foreign.value.message.msgid
     keys = foreign.value.message.params["keys"]
-    assert keys == "fin (end), choix (choices), quorum, résultats (results)"
+    assert keys == (
+        "fin (end), choix (choices), quorum, résultats (results), type, anonyme (anonymous)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -139,7 +139,7 @@ async def test_polls_bad_input_stores_nothing(bot: Harness):
     [typo] = await bot.say(AUTHOR, "!sondage Pizza ? ; oui ; non ; fni: demain")
     assert typo.startswith(
         "Champ inconnu : « fni ». Champs possibles ici : fin (end), choix (choices), quorum, "
-        "résultats (results). "
+        "résultats (results), type, anonyme (anonymous). "
         "Si c’est un choix, écrivez-le sans les deux-points, par exemple « fni demain »."
     ), typo
     assert "Utilisation : !sondage" in typo

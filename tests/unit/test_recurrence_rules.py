@@ -8,7 +8,7 @@ time is the first one (summer time).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -249,3 +249,17 @@ def test_until_date_that_is_not_a_date_is_refused():
 )
 def test_a_rule_is_told_from_a_date(text, recurring):
     assert looks_recurring(text) is recurring
+
+
+@pytest.mark.parametrize("phrase", [row[0] for row in TABLE + BOUNDED])
+def test_occurrences_after_a_moment_years_later_are_those_of_the_whole_expansion(phrase):
+    """Asking from a later moment (the anchor moved closer) gives the same meetings as
+    expanding the series from its first one."""
+    series = parse_rule(phrase, now=NOW, tz=PARIS)
+    whole = list(islice(series.occurrences(PARIS), 400))
+    for days in (0, 1, 45, 63, 100, 200, 367, 700, 1000):
+        after = NOW + timedelta(days=days, hours=days % 24)
+        expected = [moment for moment in whole if moment > after][:5]
+        if len(expected) < 5 and len(whole) == 400:
+            continue  # beyond what was expanded here
+        assert list(islice(series.occurrences(PARIS, after=after), 5)) == expected, after

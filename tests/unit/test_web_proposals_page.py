@@ -18,7 +18,7 @@ ORGANISER = "@orga:test"
 ALICE = "@alice:test"
 BOB = "@bob:test"
 CAROL = "@carol:test"
-LINK = re.compile(r"https://concerto\.example\.org(/proposals/[A-Za-z0-9_-]{32})\b")
+LINK = re.compile(r"https://concerto\.example\.org(/proposals/[A-Za-z0-9_-]{32})(?![A-Za-z0-9_-])")
 
 
 @pytest.fixture

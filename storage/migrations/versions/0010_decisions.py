@@ -1,4 +1,5 @@
-"""decisions: a poll's kind and options, and the reasons given for objections
+"""decisions: a poll's kind and options, the reasons given for objections, anonymous ballots,
+and nudges (room settings and personal opt-outs)
 
 Revision ID: 0010_decisions
 Revises: 0009_recurring_events
@@ -50,8 +51,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_poll_reason_event_id"), ["event_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_poll_reason_ts"), ["ts"], unique=False)
 
+    op.create_table(
+        "anonymous_ballot",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("voter_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("selections", storage.types.JSONText(), nullable=False),
+        sa.ForeignKeyConstraint(["poll_id"], ["poll.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("anonymous_ballot", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_anonymous_ballot_poll_id"), ["poll_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_anonymous_ballot_voter_key"), ["voter_key"], unique=False
+        )
+
+    with op.batch_alter_table("room_settings", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("nudges", sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column("nudge_max_members", sa.Integer(), nullable=True))
+    op.create_table(
+        "nudge_opt_out",
+        sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("at", storage.types.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("user_id"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("nudge_opt_out")
+    with op.batch_alter_table("anonymous_ballot", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_anonymous_ballot_voter_key"))
+        batch_op.drop_index(batch_op.f("ix_anonymous_ballot_poll_id"))
+    op.drop_table("anonymous_ballot")
+    with op.batch_alter_table("room_settings", schema=None) as batch_op:
+        batch_op.drop_column("nudge_max_members")
+        batch_op.drop_column("nudges")
     with op.batch_alter_table("poll_reason", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_poll_reason_ts"))
         batch_op.drop_index(batch_op.f("ix_poll_reason_event_id"))
