@@ -1,7 +1,9 @@
 """The room's calendar feed, for calendar apps that subscribe to it (`!agenda abonnement`).
 
 Served by the web service at the room's `agenda` link: every event and deadline of the room,
-past ones too, cancelled ones with STATUS:CANCELLED so subscribed calendars drop them. The
+past ones too, cancelled ones with STATUS:CANCELLED so subscribed calendars drop them, and
+recurring series with their RRULE, an EXDATE per cancelled meeting and a RECURRENCE-ID entry
+per moved one. The
 feed only changes when the room's agenda does (its DTSTAMPs are the last change), so its ETag
 stays the same and calendar apps polling it get 304s. `!agenda nouveau-lien` replaces the link:
 the old one answers 404 at once.
@@ -36,12 +38,16 @@ class CalendarFeed:
         )
         repository = AgendaRepository(session)
         items = repository.list_all(request.room_id)
+        # a series' cancelled and moved meetings: its EXDATEs and RECURRENCE-IDs
+        exceptions = {
+            item.id: repository.exceptions(item.id)
+            for item in items
+            if item.recurrence and item.id is not None
+        }
         changes = [item.cancelled_at or item.created_at for item in items]
-        for item in items:  # a meeting of a series cancelled or moved changes the feed too
-            if item.recurrence and item.id is not None:
-                changes += [change.created_at for change in repository.exceptions(item.id)]
+        changes += [change.created_at for found in exceptions.values() for change in found]
         changed = max(changes, default=None)
-        body = agenda_calendar(items, tz=room.tz, now=changed or request.now)
+        body = agenda_calendar(items, tz=room.tz, now=changed or request.now, exceptions=exceptions)
         return Page(body, "text/calendar; charset=utf-8", last_modified=changed)
 
 

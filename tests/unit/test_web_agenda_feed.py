@@ -153,3 +153,6 @@ async def test_a_meeting_of_a_series_cancelled_or_moved_changes_the_feed(bot, cl
         repository.set_exception(series.id, series.starts_at, "cancelled", bot.clock.now())
     changed = await client.get(path, headers={"If-Modified-Since": modified})
     assert changed.status == 200 and changed.headers["Last-Modified"] != modified
+    [entry] = Calendar.from_ical(await changed.read()).walk("VEVENT")
+    assert "FREQ=WEEKLY" in entry["rrule"].to_ical().decode()
+    assert entry["exdate"].dts[0].dt == series.starts_at  # the cancelled meeting
