@@ -18,7 +18,7 @@ from bot.runtime.context import Context
 from bot.runtime.kit import FeatureGateway, Page, PageRequest, Services
 from bot.runtime.room_settings import resolve
 from handlers.agenda.view import agenda_calendar
-from handlers.shared.weblinks import WebLinks, webcal
+from handlers.shared.weblinks import WebLinks, room_title, webcal
 from storage.agenda import AgendaRepository
 from storage.rooms import RoomSettingsRepository
 
@@ -47,7 +47,13 @@ class CalendarFeed:
         changes = [item.cancelled_at or item.created_at for item in items]
         changes += [change.created_at for found in exceptions.values() for change in found]
         changed = max(changes, default=None)
-        body = agenda_calendar(items, tz=room.tz, now=changed or request.now, exceptions=exceptions)
+        body = agenda_calendar(
+            items,
+            tz=room.tz,
+            now=changed or request.now,
+            exceptions=exceptions,
+            name=room_title(session, request.room_id),
+        )
         return Page(body, "text/calendar; charset=utf-8", last_modified=changed)
 
 
@@ -59,6 +65,7 @@ class Subscription:
 
     async def subscribe(self, ctx: Context) -> None:
         url = f"{self.links.link(ctx)}/{FEED_FILE}"
+        await self.links.learn_name(ctx)
         ctx.reply(
             "Subscribe to this room's agenda in your calendar app: {webcal} (or add the "
             "calendar by its address: {url}). It shows every event and deadline of the room "
@@ -72,6 +79,7 @@ class Subscription:
     async def new_link(self, ctx: Context) -> None:
         await ctx.require_organiser()
         url = f"{self.links.link(ctx, replace=True)}/{FEED_FILE}"
+        await self.links.learn_name(ctx)
         ctx.reply(
             "New link to this room's agenda: {webcal} ({url}). The previous link no longer "
             "works: those who subscribed with it must subscribe again with this one.",

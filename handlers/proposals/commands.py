@@ -372,7 +372,7 @@ def feature(services: Services) -> Feature:
     """Proposals: two commands, the message, reaction, redaction and edit hooks, and the
     room's proposals page on the web."""
     page = ProposalsPage(services.config.bot, services.renderer, services.gateway)
-    link = ProposalsLink(services, page)
+    link = ProposalsLink(services)
     return Feature(
         commands=commands(link),
         hooks=hooks(services.config.bot.command_prefix),
