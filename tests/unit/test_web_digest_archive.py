@@ -26,7 +26,7 @@ SHARED = "!shared:test"
 NOW = datetime(2026, 6, 19, 8, 0, tzinfo=UTC)  # Friday: digests of 2026-W25 come Monday
 MONDAY_NOON = datetime(2026, 6, 22, 10, 0, tzinfo=UTC)
 NAMES = {ROOM: "Groupe numérique", OTHER: "Groupe à part", SHARED: "Organisation"}
-LINK = re.compile(r"https://concerto\.example\.org(/digest/[A-Za-z0-9_-]{32})\b")
+LINK = re.compile(r"https://concerto\.example\.org(/digest/[A-Za-z0-9_-]{32})(?![A-Za-z0-9_-])")
 
 
 @dataclass

@@ -80,7 +80,7 @@ async def seed(bot: Harness) -> None:
 
 async def link(bot: Harness, command: str) -> str:
     [answer] = await bot.say(BOB, command)
-    found = re.search(re.escape(PUBLIC) + r"(/[a-z]+/[A-Za-z0-9_-]{32})\b", answer)
+    found = re.search(re.escape(PUBLIC) + r"(/[a-z]+/[A-Za-z0-9_-]{32})(?![A-Za-z0-9_-])", answer)
     assert found, answer
     return found.group(1)
 
