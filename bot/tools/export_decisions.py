@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 
-from bot.tools.export import FORMATS, ExportError, _markdown_text, _spreadsheet_safe, to_json
+from bot.tools.export import ExportError, _markdown_text, _spreadsheet_safe, to_json
 from storage.db import Database
 from storage.poll_models import Poll
 from storage.polls import PollRepository
@@ -33,6 +33,8 @@ FIELDS = (
     "winners",
     "results",
 )
+
+DECISION_FORMATS = ("csv", "json", "md")
 
 
 def decision_record(poll: Poll) -> dict[str, Any]:
@@ -89,8 +91,10 @@ def _markdown(records: list[dict[str, Any]]) -> str:
 
 def export_decisions(database: Database, *, room_id: str | None = None, fmt: str = "csv") -> str:
     """Closed polls and decisions (of ``room_id``, or all rooms), oldest close first."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}: choose {', '.join(FORMATS)}")
+    if fmt not in DECISION_FORMATS:  # Decidim imports proposals, not decisions
+        raise ExportError(
+            f"unknown format {fmt!r} for decisions: choose {', '.join(DECISION_FORMATS)}"
+        )
     if not inspect(database.engine).has_table("poll"):
         raise ExportError("no poll table: start the bot once so it migrates the database")
     with database.session() as session:

@@ -1,7 +1,9 @@
 """The room's calendar feed, for calendar apps that subscribe to it (`!agenda abonnement`).
 
 Served by the web service at the room's `agenda` link: every event and deadline of the room,
-past ones too, cancelled ones with STATUS:CANCELLED so subscribed calendars drop them. The
+past ones too, cancelled ones with STATUS:CANCELLED so subscribed calendars drop them, and
+recurring series with their RRULE, an EXDATE per cancelled meeting and a RECURRENCE-ID entry
+per moved one. The
 feed only changes when the room's agenda does (its DTSTAMPs are the last change), so its ETag
 stays the same and calendar apps polling it get 304s. `!agenda nouveau-lien` replaces the link:
 the old one answers 404 at once.
@@ -16,7 +18,7 @@ from bot.runtime.context import Context
 from bot.runtime.kit import FeatureGateway, Page, PageRequest, Services
 from bot.runtime.room_settings import resolve
 from handlers.agenda.view import agenda_calendar
-from handlers.shared.weblinks import WebLinks, webcal
+from handlers.shared.weblinks import WebLinks, room_title, webcal
 from storage.agenda import AgendaRepository
 from storage.rooms import RoomSettingsRepository
 
@@ -36,12 +38,22 @@ class CalendarFeed:
         )
         repository = AgendaRepository(session)
         items = repository.list_all(request.room_id)
+        # a series' cancelled and moved meetings: its EXDATEs and RECURRENCE-IDs
+        exceptions = {
+            item.id: repository.exceptions(item.id)
+            for item in items
+            if item.recurrence and item.id is not None
+        }
         changes = [item.cancelled_at or item.created_at for item in items]
-        for item in items:  # a meeting of a series cancelled or moved changes the feed too
-            if item.recurrence and item.id is not None:
-                changes += [change.created_at for change in repository.exceptions(item.id)]
+        changes += [change.created_at for found in exceptions.values() for change in found]
         changed = max(changes, default=None)
-        body = agenda_calendar(items, tz=room.tz, now=changed or request.now)
+        body = agenda_calendar(
+            items,
+            tz=room.tz,
+            now=changed or request.now,
+            exceptions=exceptions,
+            name=room_title(session, request.room_id),
+        )
         return Page(body, "text/calendar; charset=utf-8", last_modified=changed)
 
 
@@ -53,6 +65,7 @@ class Subscription:
 
     async def subscribe(self, ctx: Context) -> None:
         url = f"{self.links.link(ctx)}/{FEED_FILE}"
+        await self.links.learn_name(ctx)
         ctx.reply(
             "Subscribe to this room's agenda in your calendar app: {webcal} (or add the "
             "calendar by its address: {url}). It shows every event and deadline of the room "
@@ -66,6 +79,7 @@ class Subscription:
     async def new_link(self, ctx: Context) -> None:
         await ctx.require_organiser()
         url = f"{self.links.link(ctx, replace=True)}/{FEED_FILE}"
+        await self.links.learn_name(ctx)
         ctx.reply(
             "New link to this room's agenda: {webcal} ({url}). The previous link no longer "
             "works: those who subscribed with it must subscribe again with this one.",

@@ -183,6 +183,7 @@ def agenda_calendar(
     tz: ZoneInfo,
     now: datetime,
     exceptions: Mapping[int, list[OccurrenceException]] | None = None,
+    name: str = "",
 ) -> bytes:
     """An iCalendar file of the items: stable UIDs, times in the room's timezone.
 
@@ -194,6 +195,8 @@ def agenda_calendar(
     calendar.add("prodid", "-//Concerto//agenda//FR")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
+    if name:  # what calendar apps call a subscribed calendar
+        calendar.add("x-wr-calname", name)
     for item in items:
         changes = (exceptions or {}).get(item.id or 0, [])
         item_tz = series.tz_of(item) if item.recurrence else tz

@@ -17,7 +17,7 @@ from bot.runtime.kit import Page, PageRequest, Services
 from handlers.digest import files as digest_files
 from handlers.digest.build import room_view
 from handlers.digest.shared import SharedDigest
-from handlers.shared.weblinks import WebLinks
+from handlers.shared.weblinks import WebLinks, room_title
 from storage.digest_models import DigestRun
 from storage.digests import DigestRepository
 
@@ -57,14 +57,16 @@ class DigestArchive:
         weeks: dict[str, list[str]] = {}
         for digest_run in runs:
             weeks.setdefault(digest_run.week, []).append(
-                self._name(digest_run.room_id) if digest_run.room_id != room.room_id else ""
+                self._name(session, digest_run.room_id)
+                if digest_run.room_id != room.room_id
+                else ""
             )
         html = (
             self.services.renderer.environment(room.language)
             .get_template("web_digest_index.html.j2")
             .render(
                 language=room.language,
-                room_name=self._name(room.room_id),
+                room_name=self._name(session, room.room_id),
                 base_url=request.base_url,
                 weeks=[
                     {"label": week, "rooms": [name for name in rooms if name]}
@@ -74,10 +76,10 @@ class DigestArchive:
         )
         return Page(html.encode(), HTML)
 
-    def _name(self, room_id: str) -> str:
+    def _name(self, session: Session, room_id: str) -> str:
         """The room's name if known (never its ID: a page has no use for it)."""
         name = self.shared.rooms.names.get(room_id, "")
-        return "" if name == room_id else name
+        return room_title(session, room_id) if name in ("", room_id) else name
 
     def _week(self, session: Session, request: PageRequest, runs: list[DigestRun]) -> Page | None:
         if not runs:
@@ -103,10 +105,21 @@ class ArchiveLink:
 
     async def give(self, ctx: Context) -> None:
         url = self.links.link(ctx)
+        await self.links.learn_name(ctx)
         await self.learn_names(ctx)
         ctx.reply(
             "This room's digests, week by week, each as a standalone page with its charts, "
             "ready to publish: {url} (anyone who has this link can read them).",
+            url=url,
+        )
+
+    async def replace(self, ctx: Context) -> None:
+        await ctx.require_organiser()
+        url = self.links.link(ctx, replace=True)
+        await self.links.learn_name(ctx)
+        await self.learn_names(ctx)
+        ctx.reply(
+            "New link to this room's digests: {url}. The previous link no longer works.",
             url=url,
         )
 

@@ -51,11 +51,12 @@ BAD_ARGUMENT = N_(
     "Use {preview} to preview this week's digest, {publish} to post it now or {link} for the "
     "link to the room's digests on the web."
 )
-PREVIEW, PUBLISH, LINK = "preview", "publish", "link"
+PREVIEW, PUBLISH, LINK, NEW_LINK = "preview", "publish", "link", "new-link"
 DIGEST_WORDS = {
     "": PREVIEW,
     **dict.fromkeys(PUBLISH_WORDS, PUBLISH),
     **dict.fromkeys(("lien", "link"), LINK),
+    **dict.fromkeys(("nouveau-lien", "new-link"), NEW_LINK),
 }
 
 
@@ -98,6 +99,8 @@ class DigestFeature:
         await self.schedules.on_activity(ctx)
         if ctx.arguments == LINK:
             await self.archive_link.give(ctx)
+        elif ctx.arguments == NEW_LINK:
+            await self.archive_link.replace(ctx)
         elif ctx.arguments == PUBLISH:
             await self.publish(ctx)
         else:
@@ -159,7 +162,7 @@ class DigestFeature:
                 handler=self.resume,
                 arguments=read_digest_mode,
                 summary=N_("preview this week's digest of the room; organisers can post it now"),
-                usage=N_("[publish | link]"),
+                usage=N_("[publish | link | new-link]"),
                 examples=(N_("digest"), N_("digest publish"), N_("digest link")),
                 details=N_(
                     "The digest lists the week's new proposals by theme (most supported first), "

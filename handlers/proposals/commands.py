@@ -22,7 +22,7 @@ from typing import Any
 from bot.runtime.context import Context
 from bot.runtime.kit import Feature, Hooks, Services
 from bot.runtime.messages import notice_content
-from bot.runtime.router import Command, Handler, fold, split_command
+from bot.runtime.router import Command, fold, split_command
 from bot.text.errors import UserError
 from bot.text.i18n import N_, Message
 from bot.text.replies import command_text
@@ -173,14 +173,16 @@ def read_proposal_text(ctx: Context) -> str:
     return validate_proposal_text(ctx.args)
 
 
-LINK_WORDS = {"lien", "link"}
+LINK, NEW_LINK = "link", "new-link"
+LINK_WORDS = {"lien": LINK, "link": LINK, "nouveau-lien": NEW_LINK, "new-link": NEW_LINK}
 
 
-def read_list_filters(ctx: Context) -> tuple[list[str], int] | None:
-    """`!propositions` arguments: canonical tags to filter by, and the page; None for
-    `lien` (the link to the proposals page; a #lien tag is still written with its #)."""
-    if fold(ctx.args.strip()) in LINK_WORDS:
-        return None
+def read_list_filters(ctx: Context) -> tuple[list[str], int] | str:
+    """`!propositions` arguments: canonical tags to filter by, and the page; or `lien` (the
+    link to the proposals page) or `nouveau-lien` (a new one); a #lien tag keeps its #."""
+    word = LINK_WORDS.get(fold(ctx.args.strip()))
+    if word is not None:
+        return word
     return parse_list_args(ctx.args, ctx.room.tag_synonyms)
 
 
@@ -198,9 +200,12 @@ async def proposition(ctx: Context) -> None:
         ctx.reply(RECORDED, id=proposal.short_id)
 
 
-async def propositions(ctx: Context, give_link: Handler) -> None:
-    if ctx.arguments is None:
-        await give_link(ctx)
+async def propositions(ctx: Context, link: ProposalsLink) -> None:
+    if ctx.arguments == LINK:
+        await link.give(ctx)
+        return
+    if ctx.arguments == NEW_LINK:
+        await link.replace(ctx)
         return
     synonyms = ctx.room.tag_synonyms
     tags, page = ctx.arguments
@@ -308,7 +313,7 @@ async def on_redaction(ctx: Context, redacted_event_id: str) -> None:
     repository.delete_reaction(redacted_event_id)
 
 
-def commands(give_link: Handler) -> list[Command]:
+def commands(link: ProposalsLink) -> list[Command]:
     details = N_(
         "You can also add #proposition (or #proposal) to any message. 📝 on your message means "
         "it is recorded. 👍 on a proposal supports it (one per person; not your own). "
@@ -331,10 +336,10 @@ def commands(give_link: Handler) -> list[Command]:
         Command(
             name="propositions",
             aliases=("proposals",),
-            handler=lambda ctx: propositions(ctx, give_link),
+            handler=lambda ctx: propositions(ctx, link),
             arguments=read_list_filters,
             summary=N_("this room's proposals, newest first, optionally filtered by tags"),
-            usage=N_("[#tag …] [page N] | lien"),
+            usage=N_("[#tag …] [page N] | lien | nouveau-lien"),
             examples=(
                 N_("proposals"),
                 N_("proposals #digital"),
@@ -347,7 +352,8 @@ def commands(give_link: Handler) -> list[Command]:
                 "are listed. Tags match without case or accents (#Numerique = #numérique) and "
                 "follow the room's synonyms (!réglages synonyme). With lien (link), the bot "
                 "gives the link to the room's proposals page on the web (when it has a web "
-                "service): every proposal, most supported first, filterable by theme."
+                "service): every proposal, most supported first, filterable by theme; "
+                "nouveau-lien (new-link, organisers) replaces it and the old link stops working."
             ),
         ),
     ]
@@ -366,9 +372,9 @@ def feature(services: Services) -> Feature:
     """Proposals: two commands, the message, reaction, redaction and edit hooks, and the
     room's proposals page on the web."""
     page = ProposalsPage(services.config.bot, services.renderer, services.gateway)
-    link = ProposalsLink(services, page)
+    link = ProposalsLink(services)
     return Feature(
-        commands=commands(link.give),
+        commands=commands(link),
         hooks=hooks(services.config.bot.command_prefix),
         pages={PAGE_KIND: page},
     )

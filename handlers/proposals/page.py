@@ -19,7 +19,7 @@ from bot.text.dates import format_when
 from handlers.proposals.listing import STATUS_NAMES, tag_display_map
 from handlers.shared.tags import apply_synonyms, fold_tag
 from handlers.shared.text import message_link
-from handlers.shared.weblinks import WebLinks
+from handlers.shared.weblinks import WebLinks, room_title
 from storage.proposals import ProposalRepository, ProposalView
 from storage.rooms import RoomSettingsRepository
 
@@ -34,7 +34,6 @@ class ProposalsPage:
         self.defaults = defaults
         self.renderer = renderer
         self.gateway = gateway
-        self.room_names: dict[str, str] = {}  # learnt when a link is given (`!propositions lien`)
 
     def __call__(self, session: Session, request: PageRequest) -> Page | None:
         if request.path:
@@ -79,7 +78,7 @@ class ProposalsPage:
             .get_template("web_proposals.html.j2")
             .render(
                 language=room.language,
-                room_name=self.room_names.get(room.room_id, ""),
+                room_name=room_title(session, room.room_id),
                 total=len(views),
                 themes=themes,
                 selected=("#" + displays.get(selected, asked)) if selected else "",
@@ -99,20 +98,25 @@ class ProposalsPage:
 
 
 class ProposalsLink:
-    """`!propositions lien`: the link to the room's proposals page."""
+    """`!propositions lien` / `nouveau-lien`: the link to the room's proposals page."""
 
-    def __init__(self, services: Services, page: ProposalsPage) -> None:
+    def __init__(self, services: Services) -> None:
         self.links = WebLinks(services.config.web, services.gateway, PAGE_KIND)
-        self.gateway = services.gateway
-        self.page = page
 
     async def give(self, ctx: Context) -> None:
         url = self.links.link(ctx)
-        name = await self.gateway.room_name(ctx.room_id)
-        if name:
-            self.page.room_names[ctx.room_id] = name
+        await self.links.learn_name(ctx)
         ctx.reply(
             "This room's proposals, most supported first, with their themes: {url} "
             "(anyone who has this link can read them).",
+            url=url,
+        )
+
+    async def replace(self, ctx: Context) -> None:
+        await ctx.require_organiser()
+        url = self.links.link(ctx, replace=True)
+        await self.links.learn_name(ctx)
+        ctx.reply(
+            "New link to this room's proposals page: {url}. The previous link no longer works.",
             url=url,
         )

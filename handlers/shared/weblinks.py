@@ -4,14 +4,27 @@ or the room is encrypted and its organisers have not turned its pages on."""
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from bot.runtime.config import WebConfig
 from bot.runtime.context import Context
 from bot.runtime.kit import FeatureGateway
 from bot.runtime.room_settings import pages_allowed
 from bot.text.errors import UserError
+from storage.state import StateRepository
 from storage.web import WebLinkRepository
 
 WEB_PAGES_ON = "!réglages pages-web on"
+NAME_KEY_LENGTH = 100  # the key-value table's key
+
+
+def name_key(room_id: str) -> str:
+    return f"web-room-name:{room_id}"
+
+
+def room_title(session: Session, room_id: str) -> str:
+    """The room's name as last learnt by a link command, for page titles ("" if unknown)."""
+    return StateRepository(session).get(name_key(room_id)) or ""
 
 
 class WebLinks:
@@ -33,6 +46,14 @@ class WebLinks:
         else:
             link = repository.get_or_add(ctx.room_id, self.kind, now)
         return f"{self.config.public_url.rstrip('/')}/{self.kind}/{link.token}"
+
+    async def learn_name(self, ctx: Context) -> None:
+        """Keep the room's name for its pages' titles (asked of the homeserver here: pages are
+        served from the database alone)."""
+        name = await self.gateway.room_name(ctx.room_id)
+        key = name_key(ctx.room_id)
+        if name and len(key) <= NAME_KEY_LENGTH:
+            StateRepository(ctx.session).set(key, name)
 
     def check(self, ctx: Context) -> None:
         """Refuses, saying why, when the room's pages may not be served."""

@@ -13,6 +13,8 @@ import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import nio
@@ -234,3 +236,24 @@ async def test_encrypted_room_pages_wait_for_an_organiser(
         await ask(alice, room_id, bot, "!réglages pages-web off", "fermées")
         async with http.get(feed) as response:
             assert response.status == 404
+
+
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+async def test_a_series_in_the_feed_carries_its_rule_and_its_cancelled_meeting(web_room):
+    bot, organiser, room_id, _base = web_room
+    paris = ZoneInfo("Europe/Paris")  # the rooms' default timezone
+    meeting = (datetime.now(UTC) + timedelta(hours=2)).astimezone(paris)
+    meeting = meeting.replace(second=0, microsecond=0)
+    rule = f"tous les {WEEKDAYS[meeting.weekday()]}s à {meeting:%H:%M}"
+    announced = await ask(organiser, room_id, bot, f"!événement Réunion ; {rule}", "Réunion")
+    label = announced.split("Événement ", 1)[1].split(" ", 1)[0]
+    skipped = meeting + timedelta(days=7)
+    await ask(organiser, room_id, bot, f"!annuler {label} le {skipped:%d/%m/%Y}", "est annulée")
+    feed = feed_link(await ask(organiser, room_id, bot, "!agenda abonnement", "webcal://"))
+    async with aiohttp.ClientSession() as http, http.get(feed) as response:
+        [entry] = Calendar.from_ical(await response.read()).walk("VEVENT")
+    assert entry["dtstart"].dt == meeting
+    assert entry["rrule"]["FREQ"] == ["WEEKLY"]
+    assert [when.dt for when in entry["exdate"].dts] == [skipped]

@@ -72,19 +72,19 @@ MALFORMED = [
     pytest.param(
         "!propositions #ess page zéro",
         "Indiquez un numéro de page, par exemple !propositions page 2.",
-        "!propositions [#tag …] [page N] | lien",
+        "!propositions [#tag …] [page N] | lien | nouveau-lien",
         id="propositions",
     ),
     pytest.param(
         "!propositions #ess ???",
         "« ??? » n’est pas un tag",
-        "!propositions [#tag …] [page N] | lien",
+        "!propositions [#tag …] [page N] | lien | nouveau-lien",
         id="propositions-not-a-tag",
     ),
     pytest.param(
         "!résumé maintenant",
         "Utilisez !résumé pour voir un aperçu du résumé de la semaine",
-        "!résumé [publier | lien]",
+        "!résumé [publier | lien | nouveau-lien]",
         id="résumé",
     ),
     pytest.param(

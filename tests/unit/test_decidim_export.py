@@ -137,3 +137,10 @@ def test_the_cli_writes_it_in_the_configured_language(database, tmp_path: Path, 
     assert capsys.readouterr().out.startswith("title/pt-BR;body/pt-BR\r\n")
     assert main([*arguments, "--locale", "x y"]) == 1
     assert "not a locale" in capsys.readouterr().err
+
+
+def test_decisions_are_not_exported_for_decidim(database):
+    from bot.tools.export_decisions import export_decisions
+
+    with pytest.raises(ExportError, match="for decisions: choose csv, json, md"):
+        export_decisions(database, fmt="decidim")

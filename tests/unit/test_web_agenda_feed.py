@@ -153,3 +153,18 @@ async def test_a_meeting_of_a_series_cancelled_or_moved_changes_the_feed(bot, cl
         repository.set_exception(series.id, series.starts_at, "cancelled", bot.clock.now())
     changed = await client.get(path, headers={"If-Modified-Since": modified})
     assert changed.status == 200 and changed.headers["Last-Modified"] != modified
+    [entry] = Calendar.from_ical(await changed.read()).walk("VEVENT")
+    assert "FREQ=WEEKLY" in entry["rrule"].to_ical().decode()
+    assert entry["exdate"].dts[0].dt == series.starts_at  # the cancelled meeting
+
+
+async def test_the_feed_is_named_after_the_room_even_after_a_restart(bot, monkeypatch):
+    async def room_name(room_id: str) -> str | None:
+        return "Groupe numérique" if room_id == ROOM else None
+
+    monkeypatch.setattr(bot.sender, "room_name", room_name)
+    path = await subscribe(bot)
+    restarted = bot.restart()  # the name is read back from the database
+    async with web_client(restarted) as client:
+        calendar = Calendar.from_ical(await (await client.get(path)).read())
+    assert str(calendar["X-WR-CALNAME"]) == "Groupe numérique"

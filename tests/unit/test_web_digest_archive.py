@@ -131,3 +131,14 @@ async def test_a_shared_room_named_by_its_alias_keeps_its_archive_after_a_restar
     async with web_client(restarted) as client:
         page = await (await client.get(f"/digest/{token}/2026-W25")).text()
     assert "Des bus le dimanche" in page and "secret" not in page
+
+
+async def test_organisers_replace_the_archive_link(bot, client):
+    old = await link(bot, ROOM)
+    [refused] = await say(bot, ROOM, ALICE, "!résumé nouveau-lien")
+    assert "organisateurs" in refused["content"]["body"]
+    [answer] = await say(bot, ROOM, ORGANISER, "!digest new-link")
+    found = LINK.search(answer["content"]["body"])
+    assert found and found.group(1) != old
+    assert (await client.get(old)).status == 404
+    assert (await client.get(found.group(1))).status == 200

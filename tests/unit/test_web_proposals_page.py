@@ -119,3 +119,27 @@ async def test_an_empty_room_says_so_in_its_language(bot, client, language):
     assert '<html lang="en">' in html and "No proposal in this room yet." in html
     [tagged] = await bot.say(BOB, "!proposals #lien")  # a #lien tag is still a filter
     assert "#lien" in tagged
+
+
+async def test_organisers_replace_the_link_and_the_old_one_is_gone(bot, client):
+    old = await page_link(bot)
+    [refused] = await bot.say(BOB, "!propositions nouveau-lien")
+    assert "organisateurs" in refused
+    assert (await client.get(old)).status == 200
+    [answer] = await bot.say(ORGANISER, "!proposals new-link")
+    new = LINK.search(answer).group(1)
+    assert new != old and "L'ancien lien ne fonctionne plus." in answer
+    assert (await client.get(old)).status == 404
+    assert (await client.get(new)).status == 200
+    assert await page_link(bot) == new
+
+
+async def test_the_page_is_titled_with_the_rooms_name_even_after_a_restart(bot, monkeypatch):
+    async def room_name(room_id: str) -> str | None:
+        return "Groupe <mobilité>"
+
+    monkeypatch.setattr(bot.sender, "room_name", room_name)
+    path = await page_link(bot)
+    async with web_client(bot.restart()) as client:
+        html = await (await client.get(path)).text()
+    assert "<h1>Propositions — Groupe &lt;mobilité&gt;</h1>" in html
