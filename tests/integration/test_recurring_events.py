@@ -15,6 +15,8 @@ import recurring_ical_events
 from icalendar import Calendar
 from test_events import add_member, notice_from
 
+from bot.text.dates import format_when
+
 PARIS = ZoneInfo("Europe/Paris")  # the rooms' default timezone
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 REMINDER_WAIT = 300
@@ -184,3 +186,46 @@ def _first_thursdays(now: datetime, count: int) -> list[datetime]:
             found.append(day)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return found
+
+
+async def test_published_digest_lists_the_coming_weeks_meetings(bot_room):
+    bot, organiser, room_id = bot_room
+
+    async def command(text: str, contains: str) -> dict:
+        asked = await organiser.send_text(room_id, text)
+        return await organiser.wait_for(room_id, notice_from(bot.user_id, contains), after=asked)
+
+    announced = await command(
+        "!événement Point ; tous les jours ouvrés à 9h ; rappels: aucun", "Point"
+    )
+    label = label_of(announced)
+    now = datetime.now(UTC)
+    week = []
+    day = now.astimezone(PARIS).date()
+    while len(week) < 8:
+        moment = datetime(day.year, day.month, day.day, 9, 0, tzinfo=PARIS)
+        if day.weekday() < 5 and now < moment < now + timedelta(days=7):
+            week.append(moment)
+        day += timedelta(days=1)
+        if moment > now + timedelta(days=8):
+            break
+    cancelled = week[1]
+    await command(f"!annuler {label} le {cancelled:%d/%m/%Y}", "est annulée")
+    posted = await command("!résumé publier", "Résumé hebdomadaire — semaine")
+    body = posted["content"]["body"]
+    for moment in week:
+        line = f"• {label} Point — {format_when(moment, tz=PARIS, language='fr')}"
+        assert (line in body) is (moment != cancelled), (line, body)
+    assert body.count(f"• {label} Point") == len(week) - 1
+
+
+def _weekday_mornings(now: datetime) -> list[datetime]:
+    """Monday to Friday at 09:00 in Paris, in the 7 days after ``now``."""
+    today = now.astimezone(PARIS).date()
+    mornings = []
+    for offset in range(9):
+        day = today + timedelta(days=offset)
+        moment = datetime(day.year, day.month, day.day, 9, 0, tzinfo=PARIS)
+        if day.weekday() < 5 and now < moment < now + timedelta(days=7):
+            mornings.append(moment)
+    return mornings
