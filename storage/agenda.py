@@ -134,11 +134,27 @@ class AgendaRepository:
     # --- recurring events ----------------------------------------------------------------
 
     def list_recurring(self) -> list[AgendaItem]:
-        """Active recurring events of every room (their reminders are armed at start)."""
+        """Active recurring events of every room."""
         statement = select(AgendaItem).where(
             AgendaItem.status == "active", col(AgendaItem.recurrence).is_not(None)
         )
         return list(self.session.exec(statement.order_by(col(AgendaItem.id))))
+
+    def list_recurring_ids(self) -> list[tuple[int, str]]:
+        """(ID, kind) of the active recurring events of every room: what the start step needs
+        to find those without a pending reminder, without reading thousands of rows."""
+        statement = select(AgendaItem.id, AgendaItem.kind).where(
+            AgendaItem.status == "active", col(AgendaItem.recurrence).is_not(None)
+        )
+        return [(item_id, kind) for item_id, kind in self.session.exec(statement) if item_id]
+
+    def list_by_ids(self, item_ids: list[int]) -> list[AgendaItem]:
+        found: list[AgendaItem] = []
+        for start in range(0, len(item_ids), 500):
+            chunk = item_ids[start : start + 500]
+            statement = select(AgendaItem).where(col(AgendaItem.id).in_(chunk))
+            found.extend(self.session.exec(statement.order_by(col(AgendaItem.id))))
+        return found
 
     def exceptions(self, item_id: int) -> list[OccurrenceException]:
         statement = select(OccurrenceException).where(OccurrenceException.item_id == item_id)

@@ -99,6 +99,13 @@ class TaskRepository:
         )
         return self.session.exec(statement).first()
 
+    def list_pending_keys(self, kind: str) -> list[str]:
+        """The keys of the pending tasks of one kind (only the keys: there may be thousands)."""
+        statement = select(ScheduledTask.key).where(
+            ScheduledTask.status == "pending", ScheduledTask.kind == kind
+        )
+        return list(self.session.exec(statement))
+
     def list_pending_with_prefix(self, key_prefix: str) -> list[ScheduledTask]:
         """Pending tasks whose key starts with this prefix (found through the status index:
         pending tasks are few, done ones pile up over a year)."""

@@ -175,8 +175,7 @@ class Agenda:
         """At start, after the timers' rebuild: every series without a pending reminder (a
         missed one was just reported) is armed for its next reminder from now."""
         with self.services.database.session() as session:
-            items = AgendaRepository(session).list_recurring()
-            series.arm_all(session, self.services.timers, items, self.services.clock.now())
+            series.arm_all(session, self.services.timers, self.services.clock.now())
 
     def _announcement_data(
         self,

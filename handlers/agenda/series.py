@@ -164,15 +164,21 @@ def task_fields(item: AgendaItem, planned: NextReminder) -> dict[str, Any]:
     }
 
 
-def arm_all(session: Session, timers: Timers, items: list[AgendaItem], now: datetime) -> int:
-    """At start: arm every active series of ``items`` left without a pending reminder, from
-    now; returns how many. One query for their exceptions and one write for their tasks (a
-    reminder due after now cannot have been sent, so no key is looked up one by one)."""
+def arm_all(session: Session, timers: Timers, now: datetime) -> int:
+    """At start: arm every active series left without a pending reminder, from now; returns
+    how many. Only those series are read, with one query for their exceptions and one write
+    for their tasks (a reminder due after now cannot have been sent: no key is looked up)."""
     armed = armed_series(session)
-    unarmed = [item for item in items if item.id is not None and key_prefix(item) not in armed]
-    if not unarmed:
+    agenda = AgendaRepository(session)
+    ids = [
+        item_id
+        for item_id, kind in agenda.list_recurring_ids()
+        if f"reminder:{PREFIXES[kind]}{item_id}:" not in armed
+    ]
+    if not ids:
         return 0
-    exceptions = AgendaRepository(session).exceptions_of([item.id for item in unarmed if item.id])
+    unarmed = agenda.list_by_ids(ids)
+    exceptions = agenda.exceptions_of(ids)
     planned = []
     for item in unarmed:
         assert item.id is not None
@@ -186,9 +192,10 @@ def arm_all(session: Session, timers: Timers, items: list[AgendaItem], now: date
 
 
 def armed_series(session: Session) -> set[str]:
-    """The key prefixes (``reminder:E7:``) of every series with a pending reminder."""
+    """The key prefixes (``reminder:E7:``) of every series with a pending reminder (a series'
+    keys name the meeting, ``reminder:E7:20261208T1700:1d``; a one-off event's do not)."""
     return {
-        task.key.rsplit(":", 2)[0] + ":"
-        for task in TaskRepository(session).list_pending()
-        if task.kind == EVENT_REMINDER and "occurs_at" in task.payload
+        key.rsplit(":", 2)[0] + ":"
+        for key in TaskRepository(session).list_pending_keys(EVENT_REMINDER)
+        if key.count(":") == 3
     }

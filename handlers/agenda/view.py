@@ -199,24 +199,29 @@ def agenda_calendar(
         calendar.add("x-wr-calname", name)
     for item in items:
         changes = (exceptions or {}).get(item.id or 0, [])
-        item_tz = series.tz_of(item) if item.recurrence else tz
-        entry = _calendar_entry(item, item.starts_at, item_tz, now)
-        if item.status == "cancelled":  # the calendar feed keeps cancelled items, marked
-            entry.add("status", "CANCELLED")
         rule = series.rule_of(item)
-        if rule is not None:
-            entry.add("rrule", calendar_rrule(rule, item_tz))
-            cancelled = [
-                utc(c.occurs_at).astimezone(item_tz) for c in changes if c.status == "cancelled"
-            ]
-            if cancelled:
-                entry.add("exdate", cancelled)
+        if rule is None:
+            calendar.add_component(_calendar_entry(item, item.starts_at.astimezone(tz), now))
+            continue
+        item_tz = series.tz_of(item)
+
+        def wall(moment: datetime, rule: Rule = rule, item_tz: ZoneInfo = item_tz) -> datetime:
+            """A meeting of the rule as calendars name it: the rule's wall time that day, even
+            inside the spring gap (RFC 5545 reads it as the clocks do, an hour later)."""
+            day = utc(moment).astimezone(item_tz).date()
+            return datetime.combine(day, rule.clock, tzinfo=item_tz)
+
+        entry = _calendar_entry(item, wall(item.starts_at), now)
+        entry.add("rrule", calendar_rrule(rule, item_tz))
+        cancelled = [wall(c.occurs_at) for c in changes if c.status == "cancelled"]
+        if cancelled:
+            entry.add("exdate", cancelled)
         calendar.add_component(entry)
         for change in changes:
             if change.status != "moved" or change.moved_to is None:
                 continue
-            moved = _calendar_entry(item, utc(change.moved_to), item_tz, now)
-            moved.add("recurrence-id", utc(change.occurs_at).astimezone(item_tz))
+            moved = _calendar_entry(item, utc(change.moved_to).astimezone(item_tz), now)
+            moved.add("recurrence-id", wall(change.occurs_at))
             calendar.add_component(moved)
     calendar.add_missing_timezones()
     return calendar.to_ical()
@@ -234,16 +239,17 @@ def calendar_rrule(rule: Rule, tz: ZoneInfo) -> vRecur:
     return recur
 
 
-def _calendar_entry(
-    item: AgendaItem, starts_at: datetime, tz: ZoneInfo, now: datetime
-) -> CalendarEvent:
-    """One VEVENT of an item (or of one moved meeting of a series, starting at ``starts_at``)."""
+def _calendar_entry(item: AgendaItem, starts_at: datetime, now: datetime) -> CalendarEvent:
+    """One VEVENT of an item (or of one meeting of a series), starting at ``starts_at`` (local
+    time in the calendar's zone); an end keeps the item's duration."""
     entry = CalendarEvent()
     entry.add("uid", f"{item.kind}-{label(item)}@concerto")
     entry.add("dtstamp", now.astimezone(UTC))
-    entry.add("dtstart", starts_at.astimezone(tz))
+    entry.add("dtstart", starts_at)
     if item.ends_at is not None:
-        entry.add("dtend", (starts_at + (item.ends_at - item.starts_at)).astimezone(tz))
+        # real time, as the item's own duration (aware arithmetic would add wall time)
+        end = starts_at.astimezone(UTC) + (item.ends_at - item.starts_at)
+        entry.add("dtend", end.astimezone(starts_at.tzinfo))
     entry.add("summary", item.title)
     if item.place:
         entry.add("location", item.place)
@@ -252,4 +258,6 @@ def _calendar_entry(
         entry.add("description", item.link)
     if item.kind == DEADLINE:
         entry.add("categories", ["DEADLINE"])
+    if item.status == "cancelled":  # the calendar feed keeps cancelled items, marked
+        entry.add("status", "CANCELLED")
     return entry

@@ -10,7 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import nio
+import recurring_ical_events
+from icalendar import Calendar
 from test_events import add_member, notice_from
+
+from bot.text.dates import format_when
 
 PARIS = ZoneInfo("Europe/Paris")  # the rooms' default timezone
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -127,3 +132,100 @@ async def test_weekly_series_reminded_once_cancelled_and_moved_meetings_rsvp_and
     (weekly_line,) = [line for line in lines if "Réunion hebdo" in line]
     assert "(se répète : tous les" in weekly_line
     assert "✅ 0 · 🤔 0 · ❌ 0" in weekly_line  # next week's meeting: nobody answered yet
+
+
+async def test_series_calendar_file_gives_the_bots_meetings(bot_room):
+    """`!agenda ics` downloaded from the homeserver: an independent expander
+    (recurring-ical-events) finds the meetings the bot keeps, the cancelled one left out and the
+    moved one at its new time."""
+    bot, organiser, room_id = bot_room
+
+    async def command(text: str, contains: str) -> dict:
+        asked = await organiser.send_text(room_id, text)
+        return await organiser.wait_for(room_id, notice_from(bot.user_id, contains), after=asked)
+
+    announced = await command(
+        "!événement Plénière ; le premier jeudi du mois à 14h ; 6 fois ; fin: 16h", "Plénière"
+    )
+    label = label_of(announced)
+    now = datetime.now(UTC)
+    meetings = _first_thursdays(now, 6)
+    await command(f"!annuler {label} le {meetings[1]:%d/%m/%Y}", "est annulée")
+    moved_to = meetings[2].replace(hour=17)
+    await command(
+        f"!déplacer {label} le {meetings[2]:%d/%m/%Y} ; {moved_to:%d/%m/%Y %H:%M}", "est déplacée"
+    )
+    asked = await organiser.send_text(room_id, "!agenda ics")
+
+    def is_file(event: dict) -> bool:
+        content = event.get("content") or {}
+        return event.get("sender") == bot.user_id and content.get("msgtype") == "m.file"
+
+    message = await organiser.wait_for(room_id, is_file, after=asked)
+    downloaded = await organiser.client.download(message["content"]["url"])
+    assert isinstance(downloaded, nio.MemoryDownloadResponse), downloaded
+    calendar = Calendar.from_ical(downloaded.body)
+    expanded = sorted(
+        event.decoded("dtstart").astimezone(PARIS)
+        for event in recurring_ical_events.of(calendar).between(now, now + timedelta(days=400))
+    )
+    expected = sorted([meetings[0], moved_to, *meetings[3:]])
+    assert expanded == expected
+    assert [str(tz["tzid"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
+
+
+def _first_thursdays(now: datetime, count: int) -> list[datetime]:
+    """The next ``count`` first Thursdays of the month at 14:00 in Paris, after ``now``."""
+    local = now.astimezone(PARIS)
+    found: list[datetime] = []
+    year, month = local.year, local.month
+    while len(found) < count:
+        day = datetime(year, month, 1, 14, 0, tzinfo=PARIS)
+        day += timedelta(days=(3 - day.weekday()) % 7)
+        if day > local:
+            found.append(day)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
+
+
+async def test_published_digest_lists_the_coming_weeks_meetings(bot_room):
+    bot, organiser, room_id = bot_room
+
+    async def command(text: str, contains: str) -> dict:
+        asked = await organiser.send_text(room_id, text)
+        return await organiser.wait_for(room_id, notice_from(bot.user_id, contains), after=asked)
+
+    announced = await command(
+        "!événement Point ; tous les jours ouvrés à 9h ; rappels: aucun", "Point"
+    )
+    label = label_of(announced)
+    now = datetime.now(UTC)
+    week = []
+    day = now.astimezone(PARIS).date()
+    while len(week) < 8:
+        moment = datetime(day.year, day.month, day.day, 9, 0, tzinfo=PARIS)
+        if day.weekday() < 5 and now < moment < now + timedelta(days=7):
+            week.append(moment)
+        day += timedelta(days=1)
+        if moment > now + timedelta(days=8):
+            break
+    cancelled = week[1]
+    await command(f"!annuler {label} le {cancelled:%d/%m/%Y}", "est annulée")
+    posted = await command("!résumé publier", "Résumé hebdomadaire — semaine")
+    body = posted["content"]["body"]
+    for moment in week:
+        line = f"• {label} Point — {format_when(moment, tz=PARIS, language='fr')}"
+        assert (line in body) is (moment != cancelled), (line, body)
+    assert body.count(f"• {label} Point") == len(week) - 1
+
+
+def _weekday_mornings(now: datetime) -> list[datetime]:
+    """Monday to Friday at 09:00 in Paris, in the 7 days after ``now``."""
+    today = now.astimezone(PARIS).date()
+    mornings = []
+    for offset in range(9):
+        day = today + timedelta(days=offset)
+        moment = datetime(day.year, day.month, day.day, 9, 0, tzinfo=PARIS)
+        if day.weekday() < 5 and now < moment < now + timedelta(days=7):
+            mornings.append(moment)
+    return mornings

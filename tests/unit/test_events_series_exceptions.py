@@ -161,6 +161,8 @@ async def test_ics_expanded_by_an_independent_library_gives_the_bots_schedule_fo
         bot, "!événement Plénière ; le dernier vendredi du mois à 2h30 ; jusqu'au 30 mars 2027"
     )
     await announce(bot, "!événement Point ; tous les jours ouvrés à 9h ; 40 fois")
+    # a first meeting inside the spring gap: 02:30 does not exist on 28 March 2027
+    await announce(bot, "!événement Nuit ; tous les dimanches à 2h30 ; à partir du 28 mars")
     await bot.say(ORGANISER, "!annuler E1 le 30 juin")
     await bot.say(ORGANISER, "!déplacer E1 le 14 juillet ; mercredi 15 juillet 18h30")
     await bot.say(ORGANISER, "!annuler E3 le 17 juin")
@@ -170,7 +172,7 @@ async def test_ics_expanded_by_an_independent_library_gives_the_bots_schedule_fo
     calendar = Calendar.from_ical(upload["data"])
     assert [str(tz["tzid"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
     masters = [e for e in calendar.walk("VEVENT") if "rrule" in e]
-    assert len(masters) == 3
+    assert len(masters) == 4
     start, end = utc(2026, 6, 15, 8, 0), utc(2027, 6, 15, 8, 0)
     expanded: dict[str, list[datetime]] = {}
     for event in recurring_ical_events.of(calendar).between(start, end):
@@ -188,6 +190,8 @@ async def test_ics_expanded_by_an_independent_library_gives_the_bots_schedule_fo
             got = sorted(moment.astimezone(UTC) for moment in expanded[item.title])
             assert got == own, item.title
     assert len(expanded["Point"]) == 39  # 40 meetings, one cancelled
+    nights = sorted(moment.astimezone(UTC) for moment in expanded["Nuit"])
+    assert nights[:2] == [utc(2027, 3, 28, 1, 30), utc(2027, 4, 4, 0, 30)]  # 03:30, then 02:30
     assert utc(2026, 7, 15, 16, 30) in [m.astimezone(UTC) for m in expanded["Réunion"]]
     reunion = next(e for e in masters if str(e["summary"]) == "Réunion")
     assert reunion.decoded("dtend") - reunion.decoded("dtstart") == timedelta(hours=2)
