@@ -154,6 +154,55 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
     assert "2 votants" in results["content"]["body"], where
 
 
+# ---------------------------------------------------------------------- killed mid-send
+
+
+def forget_poll_start(bot: BotProcess) -> None:
+    """Leave the database as a SIGKILL does right after the homeserver accepted the poll's start
+    and before the bot recorded it: the send still pending, the start's event ID unknown.
+    (A random kill lands there too rarely to prove it; this puts the bot there every time.)"""
+    path = bot.directory / "data" / "concerto.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "UPDATE outbox_message SET status = 'pending', event_id = NULL, sent_at = NULL "
+            "WHERE key = 'poll:S1:start'"
+        )
+        connection.execute("UPDATE poll SET start_event_id = NULL")
+
+
+async def test_votes_for_a_poll_start_the_killed_bot_had_not_recorded_are_counted(
+    bot_room, make_person
+):
+    bot, organiser, room_id = bot_room
+    member = await make_person("member")
+    await organiser.invite(room_id, member.user_id)
+    await member.join(room_id)
+    await organiser.send_text(room_id, "!sondage Reprise ? ; oui ; non")
+    start = await member.wait_for(room_id, of_type(POLL_START, sender=bot.user_id), 30)
+    await member.wait_for(room_id, text(sender=bot.user_id, msgtype="m.notice", contains="S1"))
+    await bot.stop()
+    forget_poll_start(bot)
+
+    poll = start["event_id"]
+    answers = [answer["id"] for answer in start["content"][POLL_START]["answers"]]
+    await member.send_event(room_id, POLL_RESPONSE, poll_response(poll, answers[0]))
+    await organiser.send_event(room_id, POLL_RESPONSE, poll_response(poll, answers[1]))
+    bot.start()
+    close = await organiser.send_text(room_id, "!clore S1")
+    results = await organiser.wait_for(
+        room_id, text(sender=bot.user_id, contains="Résultats du sondage"), 60, after=close
+    )
+
+    assert "2 votants" in results["content"]["body"], results["content"]["body"]
+    ballots = stored(bot, "SELECT voter, count(*) FROM poll_ballot GROUP BY voter")
+    assert sorted(ballots) == sorted([(organiser.user_id, 1), (member.user_id, 1)])
+    events = await settle(bot, organiser, room_id)
+    mine = [event for event in events if event.get("sender") == bot.user_id]
+    assert count(mine, of_type(POLL_START)) == 1  # sent again with its transaction ID: once
+    assert count(mine, of_type(POLL_END)) == 1
+    assert_nothing_pending(bot)
+
+
 # ---------------------------------------------------------------------- homeserver outage
 
 
