@@ -116,7 +116,8 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
                 await author.send_text(room_id, f"!proposition Idée {seed}-{index} #exercice")
             )
             await asyncio.sleep(rng.uniform(0, 0.4))  # seeded pacing between messages
-        start = await member.wait_for(room_id, of_type(POLL_START, sender=bot.user_id), 30)
+        # 60 s: a restarted bot's first line comes up to 20 s late on a busy machine
+        start = await member.wait_for(room_id, of_type(POLL_START, sender=bot.user_id), 60)
         poll = start["event_id"]
         answers = [answer["id"] for answer in start["content"][POLL_START]["answers"]]
         votes = [
