@@ -6,6 +6,9 @@
   history between the previous token and the batch, so no message is lost.
 - On the very first start, and in a room the bot just joined, history from before the
   bot was there is not handled.
+- Before the first batch is handled, ``before_first_batch`` runs (the app finishes what the
+  previous run was sending): the client knows the rooms by then, so it can send, and a vote
+  in the batch finds the poll start it answers already recorded.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class SyncLoop:
         undecryptable: Callable[[str, list[dict[str, Any]]], Awaitable[None]] | None = None,
         on_reconnect: Callable[[], None] | None = None,
         heartbeat: Path | None = None,
+        before_first_batch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.gateway = gateway
         self.database = database
@@ -87,6 +91,9 @@ class SyncLoop:
         self.undecryptable = undecryptable  # messages still m.room.encrypted after the sync
         self.on_reconnect = on_reconnect  # the homeserver answers again after failures
         self.heartbeat = heartbeat  # the data dir, where each completed sync is marked
+        # Runs once, after the first sync answer reached the client and before its events are
+        # handled: sending needs the rooms' state (encrypted or not), which only a sync gives.
+        self.before_first_batch = before_first_batch
         self.synced = asyncio.Event()  # set after the first successful sync (readiness)
         # time.monotonic() of the last completed sync, None before the first (/healthz)
         self.last_success: float | None = None
@@ -110,6 +117,9 @@ class SyncLoop:
             response = await self._sync_once(token, filter_id, full_state=first)
             if response is None:
                 continue
+            if self.before_first_batch is not None:
+                prepare, self.before_first_batch = self.before_first_batch, None
+                await prepare()
             try:
                 complete = await self._handle(response, since=token)
             except (TransientError, OSError, aiohttp.ClientError) as error:

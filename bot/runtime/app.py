@@ -156,6 +156,23 @@ class App:
             clock=clock,
             defaults=config.bot,
         )
+        resumed = asyncio.Event()
+
+        async def resume_sending() -> None:
+            # Finish what was being sent when the bot stopped before reading what happened
+            # meanwhile: a message's sent hook records what later events refer to (a poll's
+            # start event ID, which votes in the sync answer point to). The sync calls this
+            # once the client knows the rooms (it cannot send before) and before it hands
+            # the batch to the intake; the outbox worker starts after it, so that a send
+            # refused before the first sync is not put off by a retry delay.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(outbox.send_due(), timeout=RESUME_SENDING_SECONDS)
+            resumed.set()
+
+        async def send_forever() -> None:
+            await resumed.wait()
+            await run_forever(outbox.run, "outbox")
+
         sync = SyncLoop(
             gateway=gateway,
             database=database,
@@ -165,6 +182,7 @@ class App:
             undecryptable=undecryptable,
             on_reconnect=outbox.retry_now,
             heartbeat=config.data_path,
+            before_first_batch=resume_sending,
         )
         web_service: WebService | None = None
         if config.web.enabled:
@@ -189,16 +207,11 @@ class App:
                 return 2
         self._install_signal_handlers()
         intake.restore_waiting()  # before the first sync adds to the queue
-        # Finish what was being sent when the bot stopped before reading what happened
-        # meanwhile: a message's sent hook records what later events refer to (a poll's start
-        # event ID, which votes waiting in the sync answer).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(outbox.send_due(), timeout=RESUME_SENDING_SECONDS)
         waiting_task = asyncio.create_task(
             run_forever(intake.run_waiting, "waiting commands"), name="waiting"
         )
         sync_task = asyncio.create_task(sync.run(), name="sync")
-        outbox_task = asyncio.create_task(run_forever(outbox.run, "outbox"), name="outbox")
+        outbox_task = asyncio.create_task(send_forever(), name="outbox")
         # Catch up on what happened while the bot was away (votes, cancellations) before
         # firing what fell due meanwhile; if the homeserver is unreachable, start anyway.
         waits = {

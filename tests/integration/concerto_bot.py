@@ -7,10 +7,12 @@ directory, which is how restarts without loss or replay are proven.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from bot.runtime.config import ENV_PREFIX
@@ -92,6 +94,17 @@ class BotProcess:
 
     async def kill(self) -> None:
         await self.stop(signal.SIGKILL)
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Suspend the process (SIGSTOP) for the block, then let it go on (SIGCONT): what
+        happens meanwhile reaches the bot all at once, as after a pause of the machine."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     async def wait_exit(self, timeout: float = 30) -> int:  # noqa: ASYNC109
         assert self.process is not None
