@@ -64,6 +64,8 @@ async def test_decisions_export_csv_guards_formulas_and_markdown(bot: Harness):
         export_decisions(bot.database, fmt="xlsx")
 
 
+# The CLI reads a database URL, which cannot name the per-test PostgreSQL schema: SQLite only.
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_decisions_export_cli_writes_file(bot: Harness, tmp_path, monkeypatch):
     from bot.tools import cli
 

@@ -15,7 +15,9 @@ VOTE = {"type": "org.matrix.msc3381.poll.response", "event_id": "$vote", "conten
 def batch(token: str, events: list[dict[str, Any]]) -> SimpleNamespace:
     timeline = SimpleNamespace(events=[SimpleNamespace(source=e) for e in events], limited=False)
     room = SimpleNamespace(timeline=timeline)
-    return SimpleNamespace(next_batch=token, rooms=SimpleNamespace(invite={}, join={ROOM: room}))
+    return SimpleNamespace(
+        next_batch=token, rooms=SimpleNamespace(invite={}, join={ROOM: room}, leave={})
+    )
 
 
 class Homeserver:
