@@ -316,6 +316,15 @@ class WhenRequest:
     quorum: int | None = None
     anonymous: bool = False  # answers by direct message, results without names
 
+    def settings(self) -> dict[str, object]:
+        """The slots (the agenda's `!événement depuis S4` reads them) and the options."""
+        chosen: dict[str, object] = {"slots": [slot.isoformat() for slot in self.slots]}
+        if self.quorum is not None:
+            chosen["quorum"] = self.quorum
+        if self.anonymous:
+            chosen["anonymous"] = True
+        return chosen
+
 
 def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> WhenRequest:
     """Read `!quand` arguments: a subject, then slots read by the date grammar; a slot that
