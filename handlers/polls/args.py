@@ -96,6 +96,29 @@ def _same_answer_key(text: str) -> str:
     return " ".join(fold(text).split())
 
 
+def _check_question_length(question: str) -> None:
+    if len(question) > MAX_QUESTION_LENGTH:
+        raise UserError(
+            N_("The question is too long: at most {max} characters."), max=MAX_QUESTION_LENGTH
+        )
+
+
+def _check_not_too_many_options(count: int) -> None:
+    if count > MAX_ANSWERS:
+        raise UserError(
+            N_("A poll can have at most {max} options (got {count})."), max=MAX_ANSWERS, count=count
+        )
+
+
+def _read_end(
+    options: dict[str, str], *, now: datetime, tz: ZoneInfo, language: str
+) -> datetime | None:
+    """The `end:` option read by the date grammar; None without one."""
+    return (
+        parse_when(options["end"], now=now, tz=tz, language=language) if "end" in options else None
+    )
+
+
 def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> PollRequest:
     """Read `!sondage` arguments; raise UserError (or DateError) with a precise reason."""
     positional, options = read_fields(text, POLL_OPTIONS)
@@ -105,10 +128,7 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
             example=EXAMPLE,
         )
     question, answers = positional[0], positional[1:]
-    if len(question) > MAX_QUESTION_LENGTH:
-        raise UserError(
-            N_("The question is too long: at most {max} characters."), max=MAX_QUESTION_LENGTH
-        )
+    _check_question_length(question)
     if len(answers) < MIN_ANSWERS:
         raise UserError(
             N_(
@@ -118,12 +138,7 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
             count=len(answers),
             example=EXAMPLE,
         )
-    if len(answers) > MAX_ANSWERS:
-        raise UserError(
-            N_("A poll can have at most {max} options (got {count})."),
-            max=MAX_ANSWERS,
-            count=len(answers),
-        )
+    _check_not_too_many_options(len(answers))
     seen: dict[str, str] = {}
     for answer in answers:
         if len(answer) > MAX_ANSWER_LENGTH:
@@ -158,9 +173,7 @@ def parse_poll_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
                 max=len(answers),
             )
         max_selections = int(value)
-    closes_at = None
-    if "end" in options:
-        closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
+    closes_at = _read_end(options, now=now, tz=tz, language=language)
     return PollRequest(
         question,
         tuple(answers),
@@ -294,9 +307,7 @@ def parse_decision_request(
             ),
             example="!sondage … ; pour ; contre ; résultats: à la fin",
         )
-    closes_at = None
-    if "end" in options:
-        closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
+    closes_at = _read_end(options, now=now, tz=tz, language=language)
     quorum = read_quorum(options["quorum"]) if "quorum" in options else None
     anonymous = read_yes_no(options["anonymous"]) if "anonymous" in options else False
     return DecisionRequest(positional[0], closes_at, quorum, anonymous)
@@ -316,6 +327,15 @@ class WhenRequest:
     quorum: int | None = None
     anonymous: bool = False  # answers by direct message, results without names
 
+    def settings(self) -> dict[str, object]:
+        """The slots (the agenda's `!événement depuis S4` reads them) and the options."""
+        chosen: dict[str, object] = {"slots": [slot.isoformat() for slot in self.slots]}
+        if self.quorum is not None:
+            chosen["quorum"] = self.quorum
+        if self.anonymous:
+            chosen["anonymous"] = True
+        return chosen
+
 
 def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str) -> WhenRequest:
     """Read `!quand` arguments: a subject, then slots read by the date grammar; a slot that
@@ -327,16 +347,8 @@ def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
             example=WHEN_EXAMPLE,
         )
     subject, slot_texts = positional[0], positional[1:]
-    if len(subject) > MAX_QUESTION_LENGTH:
-        raise UserError(
-            N_("The question is too long: at most {max} characters."), max=MAX_QUESTION_LENGTH
-        )
-    if len(slot_texts) > MAX_ANSWERS:
-        raise UserError(
-            N_("A poll can have at most {max} options (got {count})."),
-            max=MAX_ANSWERS,
-            count=len(slot_texts),
-        )
+    _check_question_length(subject)
+    _check_not_too_many_options(len(slot_texts))
     slots: dict[datetime, str] = {}
     for slot_text in slot_texts:
         moment = parse_when(slot_text, now=now, tz=tz, language=language)
@@ -347,9 +359,7 @@ def parse_when_request(text: str, *, now: datetime, tz: ZoneInfo, language: str)
                 second=slot_text,
             )
         slots[moment] = slot_text
-    closes_at = None
-    if "end" in options:
-        closes_at = parse_when(options["end"], now=now, tz=tz, language=language)
+    closes_at = _read_end(options, now=now, tz=tz, language=language)
     quorum = read_quorum(options["quorum"]) if "quorum" in options else None
     anonymous = read_yes_no(options["anonymous"]) if "anonymous" in options else False
     return WhenRequest(subject, tuple(sorted(slots)), closes_at, quorum, anonymous)

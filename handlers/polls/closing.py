@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from bot.runtime.config import BotConfig
 from bot.runtime.kit import FeatureGateway
-from bot.runtime.messages import MessageRenderer, notice_content
+from bot.runtime.messages import MessageRenderer, Rendered, notice_content
 from bot.runtime.outbox import Outbox
 from bot.runtime.room_settings import resolve
 from bot.runtime.timers import TaskRun, Timers
@@ -117,6 +117,17 @@ def _quorum_view(quorum: Quorum | None) -> dict[str, Any] | None:
     return None if quorum is None else quorum.snapshot()
 
 
+@dataclass(frozen=True)
+class Closing:
+    """One closing's circumstances, as each kind's closing step needs them."""
+
+    end: datetime
+    closed_by: str | None
+    language: str
+    late: bool
+    reply_to: str | None
+
+
 @dataclass
 class Closer:
     """Closes polls and decisions from a command, a timer or a person's poll end event."""
@@ -159,27 +170,12 @@ class Closer:
         if cancel_timer:
             self.timers.cancel(session, close_task_key(poll))
         self.timers.cancel(session, nudge_task_key(poll))  # no nudge once closed
+        closing = Closing(end, closed_by, language, late, reply_to)
         if poll.kind == "consent":
-            await self._close_decision(
-                session,
-                poll,
-                end=end,
-                closed_by=closed_by,
-                language=language,
-                late=late,
-                reply_to=reply_to,
-            )
+            await self._close_decision(session, poll, closing)
             return
         if poll.kind in ("score", "ranked", "when"):
-            await self._close_by_replies(
-                session,
-                poll,
-                end=end,
-                closed_by=closed_by,
-                language=language,
-                late=late,
-                reply_to=reply_to,
-            )
+            await self._close_by_replies(session, poll, closing)
             return
         result = poll_tally(session, poll, end)
         members, quorum = await self.quorum(poll, result.voters)
@@ -224,6 +220,11 @@ class Closer:
             late=late,
             quorum=_quorum_view(quorum),
         )
+        self._post_results(session, poll, rendered, reply_to=reply_to)
+
+    def _post_results(
+        self, session: Session, poll: Poll, rendered: Rendered, *, reply_to: str | None
+    ) -> None:
         self.outbox.enqueue(
             session,
             key=f"pollresults:{poll.short_id}",
@@ -231,18 +232,14 @@ class Closer:
             content=notice_content(rendered, reply_to=reply_to),
         )
 
-    async def _close_by_replies(
-        self,
-        session: Session,
-        poll: Poll,
-        *,
-        end: datetime,
-        closed_by: str | None,
-        language: str,
-        late: bool,
-        reply_to: str | None,
-    ) -> None:
+    async def _close_by_replies(self, session: Session, poll: Poll, closing: Closing) -> None:
         """Score averages or the instant-runoff's rounds, stated with their rule."""
+        end, closed_by, language, late = (
+            closing.end,
+            closing.closed_by,
+            closing.language,
+            closing.late,
+        )
         summary = poll_tally(session, poll, end)  # what the digest shows of it
         members, quorum = await self.quorum(poll, summary.voters)
         PollRepository(session).mark_closed(
@@ -307,27 +304,20 @@ class Closer:
             quorum=_quorum_view(quorum),
             **details,
         )
-        self.outbox.enqueue(
-            session,
-            key=f"pollresults:{poll.short_id}",
-            room_id=poll.room_id,
-            content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
+        self._post_results(
+            session, poll, rendered, reply_to=closing.reply_to or poll.notice_event_id
         )
         if anonymous:
             PollRepository(session).forget_anonymous_voters(poll)  # counted: unlink voters
 
-    async def _close_decision(
-        self,
-        session: Session,
-        poll: Poll,
-        *,
-        end: datetime,
-        closed_by: str | None,
-        language: str,
-        late: bool,
-        reply_to: str | None,
-    ) -> None:
+    async def _close_decision(self, session: Session, poll: Poll, closing: Closing) -> None:
         """Apply the consent rule and post the result, objections listed with their reasons."""
+        end, closed_by, language, late = (
+            closing.end,
+            closing.closed_by,
+            closing.language,
+            closing.late,
+        )
         result = decision_result(session, poll, end)
         members, quorum = await self.quorum(poll, result.voters)
         # short of the quorum nothing is adopted; a quorum that could not be checked blocks not
@@ -363,12 +353,9 @@ class Closer:
             ],
             late=late,
         )
-        self.outbox.enqueue(
-            session,
-            key=f"pollresults:{poll.short_id}",
-            room_id=poll.room_id,
-            # in reply to the decision's message, where the votes and reasons are
-            content=notice_content(rendered, reply_to=reply_to or poll.notice_event_id),
+        # in reply to the decision's message, where the votes and reasons are
+        self._post_results(
+            session, poll, rendered, reply_to=closing.reply_to or poll.notice_event_id
         )
         if (poll.settings or {}).get("anonymous"):
             PollRepository(session).forget_anonymous_voters(poll)  # counted: unlink voters

@@ -148,11 +148,8 @@ class PollIntake:
         for ballot, poll in repository.find_ballots(ctx.room_id, target_event_id):
             if ballot.source != "reply" or ballot.voter != ctx.sender or poll.status != "open":
                 continue
-            try:
-                selections = BALLOT_READERS[poll.kind](text, answer_ids(poll))
-            except UserError as error:
-                if not ctx.is_backlog:
-                    ctx.reply(error.message)
+            selections = _read_reply_ballot(ctx, poll, text)
+            if selections is None:
                 return
             # kept under the original event, so deleting that message withdraws the ballot
             repository.add_ballot(
@@ -178,11 +175,8 @@ class PollIntake:
     def _on_ballot_reply(self, ctx: Context, poll: Poll, text: str) -> None:
         """A reply to a score or ranked poll is a ballot; one that cannot be read is answered
         with what is wrong, and stores nothing."""
-        try:
-            selections = BALLOT_READERS[poll.kind](text, answer_ids(poll))
-        except UserError as error:
-            if not ctx.is_backlog:
-                ctx.reply(error.message)
+        selections = _read_reply_ballot(ctx, poll, text)
+        if selections is None:
             return
         PollRepository(ctx.session).add_ballot(
             poll,
@@ -306,3 +300,14 @@ def _ask_reason(ctx: Context, poll: Poll) -> None:
         f"decisionask:{poll.short_id}:{person}",
         ping_content(rendered, user_ids=[ctx.sender], thread_root=ctx.thread_root),
     )
+
+
+def _read_reply_ballot(ctx: Context, poll: Poll, text: str) -> tuple[str, ...] | None:
+    """The answers a ballot reply gives, or None after telling its author what is wrong
+    (not for backlog messages, answered long after they were written)."""
+    try:
+        return BALLOT_READERS[poll.kind](text, answer_ids(poll))
+    except UserError as error:
+        if not ctx.is_backlog:
+            ctx.reply(error.message)
+        return None

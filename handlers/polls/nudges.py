@@ -9,29 +9,17 @@ when it fires, so turning nudges on later still covers the polls already open.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from datetime import timedelta
-
-from bot.runtime.config import BotConfig
 from bot.runtime.context import Context
-from bot.runtime.kit import FeatureGateway
-from bot.runtime.messages import MessageRenderer, ping_content
-from bot.runtime.outbox import Outbox
-from bot.runtime.room_settings import resolve
 from bot.runtime.timers import TaskRun
 from bot.text.dates import format_when
 from bot.text.i18n import N_
 from handlers.polls.results import answered_by
+from handlers.shared.nudges import NUDGE_BEFORE, NudgeSender
 from storage.models import ScheduledTask
 from storage.poll_models import Poll
 from storage.polls import NudgeOptOutRepository, PollRepository
-from storage.rooms import RoomSettingsRepository
-
-log = logging.getLogger(__name__)
 
 NUDGE_KIND = "poll_nudge"
-NUDGE_BEFORE = timedelta(hours=24)
 
 
 def nudge_task_key(poll: Poll) -> str:
@@ -52,15 +40,8 @@ def plan_nudge(ctx: Context, poll: Poll) -> None:
     )
 
 
-@dataclass
-class Nudger:
+class Nudger(NudgeSender):
     """The `poll_nudge` task: mention who has not answered, if the room wants it."""
-
-    outbox: Outbox
-    renderer: MessageRenderer
-    gateway: FeatureGateway
-    defaults: BotConfig
-    bot_user_id: str
 
     async def fire(self, run: TaskRun) -> None:
         poll_id = run.task.payload.get("poll_id")
@@ -69,40 +50,22 @@ class Nudger:
             return
         if (poll.settings or {}).get("anonymous"):
             return  # who voted is not known: no one can be nudged
-        stored = RoomSettingsRepository(run.session).get(poll.room_id)
-        room = resolve(poll.room_id, stored, self.defaults)
-        if not room.nudges:
-            return
-        try:
-            members = await self.gateway.joined_member_ids(poll.room_id)
-        except Exception:  # no member list, no nudge: better silent than wrong
-            log.warning("no nudge: members unknown", extra={"room_id": poll.room_id})
-            return
-        members = [m for m in members if m != self.bot_user_id]
-        if len(members) > room.nudge_max_members:
-            return
-        skipped = (
-            answered_by(run.session, poll) | NudgeOptOutRepository(run.session).list_user_ids()
+        room, targets = await self.targets(
+            run.session, poll.room_id, lambda: answered_by(run.session, poll)
         )
-        targets = sorted(m for m in members if m not in skipped)
         if not targets:
             return
-        rendered = self.renderer.render(
-            "polls_nudge",
-            room.language,
+        self.send(
+            run.session,
+            key=f"pollnudge:{poll.short_id}",
+            room_id=poll.room_id,
+            targets=targets,
+            template="polls_nudge",
+            language=room.language,
             poll_id=poll.short_id,
             kind=poll.kind,
             question=poll.question,
             closes=format_when(poll.closes_at, tz=room.tz, language=room.language),
-            people=[
-                {"user_id": m, "name": self.gateway.display_name(poll.room_id, m)} for m in targets
-            ],
-        )
-        self.outbox.enqueue(
-            run.session,
-            key=f"pollnudge:{poll.short_id}",
-            room_id=poll.room_id,
-            content=ping_content(rendered, user_ids=targets),
         )
 
     def describe_missed(self, task: ScheduledTask, language: str) -> str:
