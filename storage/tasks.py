@@ -77,9 +77,12 @@ class TaskRepository:
         self.session.flush()
         return added
 
-    def list_pending(self, *, due_by: datetime | None = None) -> list[ScheduledTask]:
+    def list_pending(
+        self, *, due_by: datetime | None = None, after: datetime | None = None
+    ) -> list[ScheduledTask]:
         """Pending tasks, soonest first; with ``due_by``, only those due by then (the timers
-        ask at every wake-up, and a thousand rooms have a thousand digests pending)."""
+        ask at every wake-up, and a thousand rooms have a thousand digests pending); with
+        ``after``, only those due later than that."""
         statement = (
             select(ScheduledTask)
             .where(ScheduledTask.status == "pending")
@@ -87,6 +90,8 @@ class TaskRepository:
         )
         if due_by is not None:
             statement = statement.where(col(ScheduledTask.due_at) <= due_by)
+        if after is not None:
+            statement = statement.where(col(ScheduledTask.due_at) > after)
         return list(self.session.exec(statement))
 
     def next_due_at(self, after: datetime) -> datetime | None:

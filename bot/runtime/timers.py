@@ -8,6 +8,11 @@ a crash at any point can neither lose the task nor send it twice.
 After downtime: a task less than ``GRACE`` late fires late (``TaskRun.late`` tells the feature
 to say so); older ones are marked missed and listed once per room.
 
+Only the tasks due within ``HORIZON`` get an APScheduler job: a thousand rooms' series keep
+thousands of reminders pending weeks ahead, and a job each would cost memory and start-up time
+for nothing. A periodic job arms the next window from the database (index on status, due_at);
+a task planned beyond the window is just a row until the window reaches it.
+
 Kinds that share a ``fire_together`` coroutine (the agenda's reminders) fire in one call when
 several of their tasks are due in the same room at the same moment: one message instead of a
 burst of them, which is kinder to readers and far quicker for the homeserver (it persists the
@@ -26,6 +31,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import event
 from sqlmodel import Session
 
@@ -37,6 +43,9 @@ from storage.tasks import TaskRepository
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(hours=1)
+# Tasks due within this get a job; the window is moved forward every half of it, so a task is
+# armed at least half a horizon before it falls due.
+HORIZON = timedelta(hours=1)
 
 
 @dataclass
@@ -80,6 +89,8 @@ class Timers:
         self._scheduler: AsyncIOScheduler | None = None
         self._runner: asyncio.Task[None] | None = None
         self._due = asyncio.Event()
+        # Tasks due by then have their job (those planned later are armed by ``arm_window``).
+        self._armed_until: datetime | None = None
 
     def register(self, kind: TaskKind) -> None:
         self.kinds[kind.name] = kind
@@ -144,10 +155,14 @@ class Timers:
     # --- scheduling ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the scheduler and the runner, and rebuild every pending task."""
+        """Start the scheduler and the runner, rebuild the pending tasks due soon, and move
+        the window of armed tasks forward every half ``HORIZON``."""
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.start()
         self.rebuild()
+        self._scheduler.add_job(
+            self.arm_window, trigger=IntervalTrigger(seconds=HORIZON.total_seconds() / 2)
+        )
         self._runner = asyncio.get_running_loop().create_task(self._run(), name="timers")
 
     def shutdown(self) -> None:
@@ -181,11 +196,13 @@ class Timers:
         self._due.set()
 
     def rebuild(self) -> None:
+        """After a start: report what was missed, arm what falls due within ``HORIZON``."""
         now = self.clock.now()
+        self._armed_until = now + HORIZON
         missed: dict[str, list[ScheduledTask]] = {}
         with self.database.session() as session:
             repository = TaskRepository(session)
-            for task in repository.list_pending():
+            for task in repository.list_pending(due_by=self._armed_until):
                 kind = self.kinds.get(task.kind)
                 grace = kind.grace if kind is not None else GRACE
                 if grace is not None and now - task.due_at > grace:
@@ -200,6 +217,17 @@ class Timers:
         if missed:
             log.info("marked %d tasks as missed", sum(len(t) for t in missed.values()))
 
+    def arm_window(self) -> None:
+        """Give a job to the tasks that came within ``HORIZON`` since the last window (past
+        ones are the runner's: a failed task is retried at its next wake-up, not here)."""
+        now = self.clock.now()
+        until = now + HORIZON
+        with self.database.session() as session:
+            upcoming = TaskRepository(session).list_pending(after=now, due_by=until)
+        self._armed_until = until
+        for task in upcoming:
+            self._schedule(task)
+
     def describe_missed(self, task: ScheduledTask, language: str) -> str | None:
         kind = self.kinds.get(task.kind)
         return kind.describe_missed(task, language) if kind is not None else None
@@ -207,6 +235,8 @@ class Timers:
     def _schedule(self, task: ScheduledTask) -> None:
         if self._scheduler is None or task.id is None:
             return
+        if self._armed_until is None or task.due_at > self._armed_until:
+            return  # beyond the window: ``arm_window`` will arm it
         self._scheduler.add_job(
             self._wake,
             trigger=DateTrigger(run_date=task.due_at),

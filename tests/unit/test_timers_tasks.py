@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.runtime.clock import SystemClock
-from bot.runtime.timers import TaskKind, TaskRun, Timers
+from bot.runtime.timers import HORIZON, TaskKind, TaskRun, Timers
 from storage.tasks import TaskRepository
 
 
@@ -178,3 +178,53 @@ async def test_a_failing_group_stays_pending_and_others_still_fire(database, clo
     assert fired == ["reminder:E2:1h"]
     with database.session() as session:
         assert TaskRepository(session).get_by_key("reminder:E1:1h").status == "pending"
+
+
+def armed(timers: Timers, key: str) -> bool:
+    """Whether the task of this key has its APScheduler job (it is a row either way)."""
+    with timers.database.session() as session:
+        task = TaskRepository(session).get_by_key(key)
+    assert task is not None and timers._scheduler is not None
+    return timers._scheduler.get_job(f"task:{task.id}") is not None
+
+
+async def test_a_task_beyond_the_horizon_is_a_row_armed_when_the_window_reaches_it(database, clock):
+    fired: list[TaskRun] = []
+    timers = make_timers(database, clock, fired)
+    add(timers, database, "reminder:E1:1d", clock.now() + HORIZON * 3)
+    add(timers, database, "reminder:E2:1h", clock.now() + HORIZON / 2)
+    timers.start()  # a restart: only what falls due within the horizon gets a job
+    try:
+        assert armed(timers, "reminder:E2:1h") and not armed(timers, "reminder:E1:1d")
+        add(timers, database, "reminder:E3:1d", clock.now() + HORIZON * 3)
+        assert not armed(timers, "reminder:E3:1d")  # added beyond it: just a row
+        clock.advance(HORIZON * 2 + timedelta(minutes=1))
+        timers.arm_window()  # what the periodic job does
+        assert armed(timers, "reminder:E1:1d") and armed(timers, "reminder:E3:1d")
+        clock.advance(HORIZON)
+        await timers.fire_due()
+        assert sorted(run.task.key for run in fired) == [
+            "reminder:E1:1d",
+            "reminder:E2:1h",
+            "reminder:E3:1d",
+        ]
+    finally:
+        timers.shutdown()
+
+
+async def test_a_task_cancelled_beyond_the_horizon_is_never_armed_nor_fired(database, clock):
+    fired: list[TaskRun] = []
+    timers = make_timers(database, clock, fired)
+    timers.start()
+    try:
+        add(timers, database, "reminder:E4:1d", clock.now() + HORIZON * 3)
+        with database.session() as session:
+            assert [t.key for t in timers.cancel(session, "reminder:E4:")] == ["reminder:E4:1d"]
+        clock.advance(HORIZON * 2 + timedelta(minutes=1))
+        timers.arm_window()
+        assert not armed(timers, "reminder:E4:1d")
+        clock.advance(HORIZON)
+        assert await timers.fire_due() == 0
+        assert fired == []
+    finally:
+        timers.shutdown()
