@@ -78,16 +78,22 @@ class TaskRepository:
         return added
 
     def list_pending(
-        self, *, due_by: datetime | None = None, after: datetime | None = None
+        self,
+        *,
+        due_by: datetime | None = None,
+        after: datetime | None = None,
+        kind: str | None = None,
     ) -> list[ScheduledTask]:
         """Pending tasks, soonest first; with ``due_by``, only those due by then (the timers
         ask at every wake-up, and a thousand rooms have a thousand digests pending); with
-        ``after``, only those due later than that."""
+        ``after``, only those due later than that; with ``kind``, only that kind's."""
         statement = (
             select(ScheduledTask)
             .where(ScheduledTask.status == "pending")
             .order_by(col(ScheduledTask.due_at))
         )
+        if kind is not None:
+            statement = statement.where(ScheduledTask.kind == kind)
         if due_by is not None:
             statement = statement.where(col(ScheduledTask.due_at) <= due_by)
         if after is not None:

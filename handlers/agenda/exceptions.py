@@ -116,7 +116,7 @@ async def cancel_meeting(ctx: Context, number: int, when_text: str) -> None:
     now = ctx.clock.now()
     repository = AgendaRepository(ctx.session)
     repository.set_exception(item.id, meeting.original, "cancelled", now)
-    series.arm(ctx.session, ctx.timers, item, after=(now, now))
+    _after_change(ctx, item, now)
     coming = series.next_occurrence(item, repository.exceptions(item.id), after=now)
     tz = series.tz_of(item)
     ctx.reply(
@@ -149,7 +149,7 @@ async def move_meeting(ctx: Context) -> None:
             example=f"!déplacer {label(item)} {ref.when_text} ; mercredi 18h30",
         )
     repository.set_exception(item.id, meeting.original, "moved", now, moved_to=new_start)
-    series.arm(ctx.session, ctx.timers, item, after=(now, now))
+    _after_change(ctx, item, now)
     key = f"{MOVED_PREFIX}{ctx.event_id}"
     repository.add_occurrence_message(key, item.id, meeting.original)
     rendered = ctx.renderer.text(
@@ -161,6 +161,16 @@ async def move_meeting(ctx: Context) -> None:
         new=format_when(new_start, tz=tz, language=ctx.language),
     )
     ctx.send(key, notice_content(rendered, thread_root=ctx.thread_root))
+
+
+def _after_change(ctx: Context, item: AgendaItem, now: datetime) -> None:
+    """A meeting was cancelled or moved: the series' timer follows, and so does the end that
+    keeps it in `!agenda` (a meeting moved past the rule's last date is its last)."""
+    assert item.id is not None
+    exceptions = AgendaRepository(ctx.session).exceptions(item.id)
+    item.last_at = series.last_start(item, exceptions)
+    ctx.session.add(item)
+    series.arm(ctx.session, ctx.timers, item, after=(now, now))
 
 
 def _meeting_at(

@@ -25,6 +25,7 @@ from handlers.agenda.args import PREFIXES, read_offsets, reminder_due
 from handlers.shared.occurrences import (
     Occurrence,
     find_occurrence,
+    last_start,
     next_occurrence,
     rule_of,
     schedule,
@@ -40,6 +41,7 @@ __all__ = [
     "arm_all",
     "armed_series",
     "find_occurrence",
+    "last_start",
     "next_occurrence",
     "next_reminder",
     "rule_of",

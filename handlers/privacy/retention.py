@@ -130,10 +130,10 @@ class Retention:
         and make sure the next daily run is planned."""
         now = self.services.clock.now()
         with self.services.database.session() as session:
-            for task in TaskRepository(session).list_pending():
-                if task.kind == RETENTION_KIND and task.due_at < now:
-                    task.due_at = now
-                    session.add(task)
+            overdue = TaskRepository(session).list_pending(due_by=now, kind=RETENTION_KIND)
+            for task in overdue:
+                task.due_at = now
+                session.add(task)
             self.schedule(session, now)
 
 

@@ -68,6 +68,19 @@ def schedule(
     return heapq.merge(regular(), moved, key=lambda occurrence: occurrence.starts_at)
 
 
+def last_start(item: AgendaItem, exceptions: list[OccurrenceException]) -> datetime | None:
+    """When the series' last meeting starts once its exceptions apply (a meeting moved past
+    the rule's end is its last); None when the rule repeats without end. With every meeting
+    cancelled, its first start: the series is over once that has passed."""
+    rule = rule_of(item)
+    if rule is None or (rule.until is None and rule.count is None):
+        return None
+    last = None
+    for last in schedule(item, exceptions):  # noqa: B007 - bounded by UNTIL or COUNT
+        pass
+    return last.starts_at if last is not None else utc(item.starts_at)
+
+
 def next_occurrence(
     item: AgendaItem, exceptions: list[OccurrenceException], *, after: datetime
 ) -> Occurrence | None:

@@ -155,6 +155,27 @@ async def test_cancel_the_whole_series(bot, clock):
     assert "Rien de prévu" in (await bot.say(ANA, "!agenda"))[0]
 
 
+async def test_a_meeting_moved_past_the_series_end_stays_in_the_agenda_until_it_happens(bot, clock):
+    await announce(bot, "!événement Réunion ; tous les mardis à 18h ; 2 fois ; rappels: 1h")
+    await bot.say(ORGANISER, "!déplacer E1 le 23 juin ; jeudi 2 juillet 18h")
+    clock.set(utc(2026, 6, 25, 10, 0))  # after the rule's last date, the 23rd
+    shown = (await bot.say(ANA, "!agenda"))[0]
+    assert "E1" in shown and "jeudi 2 juillet" in shown, shown
+    assert await fire_at(bot, clock, utc(2026, 7, 2, 15, 0)) != []
+    clock.set(utc(2026, 7, 2, 17, 0))  # the moved meeting is over: so is the series
+    assert "Rien de prévu" in (await bot.say(ANA, "!agenda"))[0]
+
+
+async def test_a_series_whose_last_meetings_are_cancelled_leaves_the_agenda_after_the_rest(
+    bot, clock
+):
+    await announce(bot, "!événement Réunion ; tous les mardis à 18h ; 3 fois ; rappels: 1h")
+    await bot.say(ORGANISER, "!annuler E1 le 30 juin")
+    await bot.say(ORGANISER, "!annuler E1 le 23 juin")
+    clock.set(utc(2026, 6, 16, 17, 0))  # the one meeting left is over
+    assert "Rien de prévu" in (await bot.say(ANA, "!agenda"))[0]
+
+
 async def test_ics_expanded_by_an_independent_library_gives_the_bots_schedule_for_a_year(bot):
     await announce(bot, "!événement Réunion ; un mardi sur deux à 18h ; fin: 20h")
     await announce(
