@@ -34,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from common import (
+    PROFILE,
     BotProcess,
     Person,
     append_report,
@@ -138,7 +139,7 @@ def _task(
 
 
 async def restart(bot: BotProcess, probe: Person, room_id: str) -> dict[str, float]:
-    bot.start()
+    bot.start(profile=PROFILE)
     started = time.monotonic()
     first = await probe.send_text(room_id, "!aide aide")
     await probe.wait_for(room_id, reply_to(bot.user_id, first), timeout=300)
@@ -194,6 +195,8 @@ async def main() -> None:
                     shutil.copy(path, bot.database_path)
                     results[name].append(await restart(bot, probe, room_id))
                     print(name, results[name][-1], flush=True)
+                    if PROFILE:
+                        print(bot.profile, flush=True)
         finally:
             await probe.close()
             await bot.stop()

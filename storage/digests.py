@@ -116,6 +116,25 @@ class DigestRepository:
         )
         return list(self.session.exec(statement))
 
+    def pending_tasks(self, room_id: str) -> list[ScheduledTask]:
+        """The room's pending digest tasks (one, unless a schedule change is under way)."""
+        statement = select(ScheduledTask).where(
+            ScheduledTask.room_id == room_id,
+            ScheduledTask.kind == TASK_KIND,
+            ScheduledTask.status == "pending",
+        )
+        return list(self.session.exec(statement))
+
+    def latest_task(self, room_id: str) -> ScheduledTask | None:
+        """The room's newest digest task, whatever its status."""
+        statement = (
+            select(ScheduledTask)
+            .where(ScheduledTask.room_id == room_id, ScheduledTask.kind == TASK_KIND)
+            .order_by(col(ScheduledTask.id).desc())
+            .limit(1)
+        )
+        return self.session.exec(statement).first()
+
     def task(self, key: str) -> ScheduledTask | None:
         return self.session.exec(select(ScheduledTask).where(ScheduledTask.key == key)).first()
 

@@ -83,7 +83,11 @@ class ScheduledTask(SQLModel, table=True):
     """Work due at a time (reminders, poll closings, digests): the database is the truth."""
 
     __tablename__ = "scheduled_task"
-    __table_args__ = (Index("ix_task_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_task_status_due", "status", "due_at"),
+        # a room's tasks of a kind (its digest, its poll closings) among a year of reminders
+        Index("ix_task_room_kind_status", "room_id", "kind", "status"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255, unique=True)
     kind: str = Field(max_length=64)

@@ -103,7 +103,7 @@ class RoomSchedules:
         """Make the room's pending digest task match its schedule (none when it is off)."""
         timers = self.timers
         repository = DigestRepository(session)
-        pending = [t for t in repository.tasks(room.room_id) if t.status == "pending"]
+        pending = repository.pending_tasks(room.room_id)
         schedule = schedule_of(room)
         wanted = ""
         if schedule is not None:
@@ -162,10 +162,14 @@ class RoomSchedules:
         for week in repository.weeks_since(now - RECENT):
             self.ensure_week(session, week)
         for room_id in repository.joined_rooms():
-            tasks = repository.tasks(room_id)
             room = room_view(session, room_id, self.config.bot)
-            pending = any(task.status == "pending" for task in tasks)
-            if not pending and tasks and tasks[0].status == "cancelled" and schedule_of(room):
+            latest = repository.latest_task(room_id)
+            if (
+                latest is not None
+                and latest.status == "cancelled"
+                and not repository.pending_tasks(room_id)
+                and schedule_of(room)
+            ):
                 continue  # cancelled with the schedule on: the bot left the room
             self.ensure_room(session, room, now)
             self.ensured.add(room_id)
@@ -184,5 +188,5 @@ class RoomSchedules:
         if ctx.room_id in self.ensured:
             return
         self.ensured.add(ctx.room_id)
-        if not any(t.status == "pending" for t in DigestRepository(ctx.session).tasks(ctx.room_id)):
+        if not DigestRepository(ctx.session).pending_tasks(ctx.room_id):
             self.ensure_room(ctx.session, ctx.room, ctx.clock.now())
