@@ -99,8 +99,17 @@ class RoomSchedules:
         self.timers = timers
         self.ensured: set[str] = set()  # rooms whose task was checked since the start
 
-    def ensure_room(self, session: Session, room: RoomView, now: datetime, keep: str = "") -> None:
-        """Make the room's pending digest task match its schedule (none when it is off)."""
+    def ensure_room(
+        self,
+        session: Session,
+        room: RoomView,
+        now: datetime,
+        keep: str = "",
+        weeks_ensured: set[str] | None = None,
+    ) -> None:
+        """Make the room's pending digest task match its schedule (none when it is off).
+        ``weeks_ensured``: the weeks whose shared digest task this pass already checked (at
+        start a thousand rooms share the same coming week)."""
         timers = self.timers
         repository = DigestRepository(session)
         pending = repository.pending_tasks(room.room_id)
@@ -114,23 +123,29 @@ class RoomSchedules:
                 timers.cancel(session, task.key)
         if schedule is None:
             return
-        existing = repository.task(wanted)
-        if existing is not None and existing.status == "cancelled":
-            repository.revive_task(existing, slot)
-        elif existing is not None and existing.status == "pending" and existing.due_at != slot:
-            existing.due_at = slot
-            session.add(existing)
-        elif existing is not None and existing.status != "pending":
+        existing = next((t for t in pending if t.key == wanted), None) or repository.task(wanted)
+        if existing is not None and existing.status == "pending" and existing.due_at == slot:
+            pass  # as it should be: its timer is armed already
+        elif existing is not None and existing.status not in ("pending", "cancelled"):
             return  # that week was handled already
-        timers.add(
-            session,
-            key=wanted,
-            kind=TASK_KIND,
-            room_id=room.room_id,
-            due_at=slot,
-            payload={"week": label},
-        )
-        self.ensure_week(session, label)
+        else:  # new, cancelled (revived) or moved: planned at its slot
+            if existing is not None and existing.status == "cancelled":
+                repository.revive_task(existing, slot)
+            elif existing is not None:
+                existing.due_at = slot
+                session.add(existing)
+            timers.add(
+                session,
+                key=wanted,
+                kind=TASK_KIND,
+                room_id=room.room_id,
+                due_at=slot,
+                payload={"week": label},
+            )
+        if weeks_ensured is None or label not in weeks_ensured:
+            self.ensure_week(session, label)
+            if weeks_ensured is not None:
+                weeks_ensured.add(label)
 
     def shared_due(self, week: str) -> datetime:
         """When the shared digest of ``week`` stops waiting for late rooms."""
@@ -159,7 +174,8 @@ class RoomSchedules:
         """At start: every joined room has its digest task (left rooms stay without one), and
         every recent week with digests its shared digest task (older versions had none)."""
         repository = DigestRepository(session)
-        for week in repository.weeks_since(now - RECENT):
+        weeks_ensured = set(repository.weeks_since(now - RECENT))
+        for week in weeks_ensured:
             self.ensure_week(session, week)
         for room_id in repository.joined_rooms():
             room = room_view(session, room_id, self.config.bot)
@@ -171,7 +187,7 @@ class RoomSchedules:
                 and schedule_of(room)
             ):
                 continue  # cancelled with the schedule on: the bot left the room
-            self.ensure_room(session, room, now)
+            self.ensure_room(session, room, now, weeks_ensured=weeks_ensured)
             self.ensured.add(room_id)
 
     def follow_settings(self, ctx: Context, values: dict[str, object]) -> None:
