@@ -9,6 +9,10 @@
 - Before the first batch is handled, ``before_first_batch`` runs (the app finishes what the
   previous run was sending): the client knows the rooms by then, so it can send, and a vote
   in the batch finds the poll start it answers already recorded.
+- ``caught_up(moment)`` waits until a sync asked for at or after that moment is handled: then
+  every event the homeserver held at that moment has reached the bot (a poll's closing timer
+  waits for it, so that a vote cast in the last second is counted). A waiting long poll is
+  abandoned for an immediate sync rather than waited out.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +102,11 @@ class SyncLoop:
         self.synced = asyncio.Event()  # set after the first successful sync (readiness)
         # time.monotonic() of the last completed sync, None before the first (/healthz)
         self.last_success: float | None = None
+        # When the last handled sync was asked for: the events the homeserver held then are
+        # all handled (``caught_up``).
+        self._handled_as_of: datetime | None = None
+        self._progress = asyncio.Event()  # set, then replaced, after each handled sync
+        self._hurry = asyncio.Event()  # someone waits in ``caught_up``: no long poll
         self._stopping = asyncio.Event()
         self._failures = 0
 
@@ -108,13 +118,34 @@ class SyncLoop:
         """Sync attempts failed in a row since the last success (health)."""
         return self._failures
 
+    async def caught_up(self, moment: datetime, limit_seconds: float) -> bool:
+        """Wait until a sync asked for at or after ``moment`` is handled, so that every event
+        the homeserver held at that moment has been handled; False if that takes longer than
+        ``limit_seconds`` (the homeserver does not answer) or the bot is stopping."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_seconds
+        while self._handled_as_of is None or self._handled_as_of < moment:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._stopping.is_set():
+                return False
+            progress = self._progress
+            self._hurry.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.wait(), timeout=remaining)
+        return True
+
     async def run(self) -> None:
         filter_id = await self._filter_id()
         with self.database.session() as session:
             token = StateRepository(session).get(SYNC_TOKEN)
         first = True
         while not self._stopping.is_set():
-            response = await self._sync_once(token, filter_id, full_state=first)
+            hurried = self._hurry.is_set()
+            self._hurry.clear()
+            asked_at = self.clock.now()
+            response = await self._sync_once(
+                token, filter_id, full_state=first, long_poll=not (first or hurried)
+            )
             if response is None:
                 continue
             if self.before_first_batch is not None:
@@ -138,6 +169,9 @@ class SyncLoop:
             self.last_success = time.monotonic()
             first = False
             self.synced.set()
+            self._handled_as_of = asked_at
+            self._progress.set()
+            self._progress = asyncio.Event()
 
     async def _filter_id(self) -> str | None:
         with self.database.session() as session:
@@ -156,22 +190,26 @@ class SyncLoop:
         return None
 
     async def _sync_once(
-        self, token: str | None, filter_id: str | None, *, full_state: bool
+        self, token: str | None, filter_id: str | None, *, full_state: bool, long_poll: bool
     ) -> nio.SyncResponse | None:
-        """One sync, abandoned at once if the bot is asked to stop (nothing is lost then)."""
+        """One sync, abandoned at once if the bot is asked to stop, or a long poll if someone
+        waits in ``caught_up`` (nothing is lost: the token moves only after handling)."""
         sync = asyncio.ensure_future(
             self.gateway.sync(
                 since=token,
-                timeout_ms=0 if full_state else SYNC_TIMEOUT_MS,
+                timeout_ms=SYNC_TIMEOUT_MS if long_poll else 0,
                 sync_filter=filter_id,
                 full_state=full_state,
             )
         )
-        stopping = asyncio.ensure_future(self._stopping.wait())
+        interruptions = [asyncio.ensure_future(self._stopping.wait())]
+        if long_poll:
+            interruptions.append(asyncio.ensure_future(self._hurry.wait()))
         try:
-            await asyncio.wait({sync, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({sync, *interruptions}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopping.cancel()
+            for interruption in interruptions:
+                interruption.cancel()
         if not sync.done():
             sync.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -221,7 +221,7 @@ class App:
         await asyncio.wait(waits, timeout=CATCH_UP_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         for waiting in waits:
             waiting.cancel()
-        runtime.start_timers()
+        runtime.start_timers(catch_up=sync.caught_up)
         log.info("Concerto is running as %s", config.matrix.user_id)
         stop_task = asyncio.create_task(self._stop.wait())
         done, _ = await asyncio.wait({sync_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)

@@ -23,7 +23,7 @@ from bot.runtime.outbox import Outbox
 from bot.runtime.pacing import Pacer
 from bot.runtime.room_settings import resolve
 from bot.runtime.router import Command, CommandPipeline, Registry
-from bot.runtime.timers import Describe, Timers
+from bot.runtime.timers import CatchUp, Describe, Timers
 from bot.text.i18n import Translations
 from handlers.agenda import commands as agenda
 from handlers.digest import commands as digest
@@ -116,10 +116,11 @@ class Runtime:
     def timers(self) -> Timers:
         return self.services.timers
 
-    def start_timers(self) -> None:
-        """Rebuild the timers, with each feature's start steps around the rebuild."""
+    def start_timers(self, catch_up: CatchUp | None = None) -> None:
+        """Rebuild the timers, with each feature's start steps around the rebuild;
+        ``catch_up`` is the sync's, for the tasks that read the homeserver first."""
         self.run_start_steps(after_timers=False)
-        self.timers.start()
+        self.timers.start(catch_up)
         self.run_start_steps(after_timers=True)
 
     def run_start_steps(self, *, after_timers: bool) -> None:

@@ -13,6 +13,10 @@ thousands of reminders pending weeks ahead, and a job each would cost memory and
 for nothing. A periodic job arms the next window from the database (index on status, due_at);
 a task planned beyond the window is just a row until the window reaches it.
 
+A kind that counts what people sent until its due time (a poll's closing) fires only once the
+bot has read what the homeserver held at that time (``catch_up``, the sync loop's): a vote cast
+in the last second, or while the bot was busy with a burst, is counted, not left unread.
+
 Kinds that share a ``fire_together`` coroutine (the agenda's reminders) fire in one call when
 several of their tasks are due in the same room at the same moment: one message instead of a
 burst of them, which is kinder to readers and far quicker for the homeserver (it persists the
@@ -46,6 +50,8 @@ GRACE = timedelta(hours=1)
 # Tasks due within this get a job; the window is moved forward every half of it, so a task is
 # armed at least half a horizon before it falls due.
 HORIZON = timedelta(hours=1)
+# How long a task that reads first waits for the homeserver before firing on what it has.
+CATCH_UP_LIMIT_SECONDS = 30.0
 
 
 @dataclass
@@ -64,6 +70,9 @@ FireTogetherFn = Callable[[list[TaskRun]], Awaitable[None]]
 # A missed task in a language, or None if its kind is no longer known.
 Describe = Callable[[ScheduledTask, str], str | None]
 MissedReporter = Callable[[Session, str, list[ScheduledTask], Describe], None]
+# Waits, at most a number of seconds, until the events the homeserver held at a moment are
+# handled; False if they could not be.
+CatchUp = Callable[[datetime, float], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class TaskKind:
     grace: timedelta | None = GRACE
     # Tasks due together in one room whose kinds share this coroutine fire in a single call.
     fire_together: FireTogetherFn | None = None
+    # Fire only once what the homeserver held at the due time is read (see ``Timers.start``).
+    reads_first: bool = False
 
 
 class Timers:
@@ -89,6 +100,7 @@ class Timers:
         self._scheduler: AsyncIOScheduler | None = None
         self._runner: asyncio.Task[None] | None = None
         self._due = asyncio.Event()
+        self.catch_up: CatchUp | None = None
         # Tasks due by then have their job (those planned later are armed by ``arm_window``).
         self._armed_until: datetime | None = None
 
@@ -154,9 +166,11 @@ class Timers:
 
     # --- scheduling ----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, catch_up: CatchUp | None = None) -> None:
         """Start the scheduler and the runner, rebuild the pending tasks due soon, and move
-        the window of armed tasks forward every half ``HORIZON``."""
+        the window of armed tasks forward every half ``HORIZON``. ``catch_up`` is what kinds
+        that read first wait for (the sync loop's; without it they fire at once)."""
+        self.catch_up = catch_up
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.start()
         self.rebuild()
@@ -257,24 +271,22 @@ class Timers:
 
     # --- firing --------------------------------------------------------------------------
 
-    async def fire(self, task_id: int) -> None:
-        """Run one task if it is still pending; mark it done in the same transaction."""
-        try:
-            await self._fire(task_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("task %s failed", task_id, extra={"job": str(task_id)})
-
-    async def _fire(self, task_id: int) -> None:
-        with self.database.session() as session:
-            task = TaskRepository(session).get(task_id)
-            if task is None or task.status != "pending":
-                return
-            early = (task.due_at - self.clock.now()).total_seconds()
-        if early > 0:  # a timer may wake a little early: never act before the due time
-            await asyncio.sleep(early)
-        await self._fire_group([task_id], None)
+    async def _read_first(self, tasks: list[ScheduledTask]) -> None:
+        """For the kinds that read first: wait until what the homeserver held at their due
+        time is handled (a poll's last votes), or fire on what is stored if it does not
+        answer within ``CATCH_UP_LIMIT_SECONDS``."""
+        moments = [
+            task.due_at
+            for task in tasks
+            if (kind := self.kinds.get(task.kind)) is not None and kind.reads_first
+        ]
+        if not moments or self.catch_up is None:
+            return
+        if not await self.catch_up(max(moments), CATCH_UP_LIMIT_SECONDS):
+            log.warning(
+                "the homeserver's latest events could not be read; firing on what is stored",
+                extra={"job": ",".join(task.key for task in tasks)},
+            )
 
     async def _fire_group(self, task_ids: list[int], together: FireTogetherFn | None) -> None:
         """Fire tasks already due in one transaction that also marks them done.
@@ -315,8 +327,10 @@ class Timers:
         now = self.clock.now()
         with self.database.session() as session:
             due = TaskRepository(session).list_pending(due_by=now)
+        by_id = {task.id: task for task in due}
         for task_ids, together in self._groups(due):
             try:
+                await self._read_first([by_id[task_id] for task_id in task_ids])
                 await self._fire_group(task_ids, together)
             except asyncio.CancelledError:
                 raise

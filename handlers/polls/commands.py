@@ -186,6 +186,7 @@ def feature(services: Services) -> Feature:
                 fire=timer.fire,
                 describe_missed=timer.describe_missed,
                 grace=None,  # results are still worth posting after a long downtime
+                reads_first=True,  # the votes cast until the end are counted, the last too
             ),
             TaskKind(
                 name=NUDGE_KIND,

@@ -160,25 +160,22 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
     assert_nothing_pending(bot)
     results = next(e for e in mine if text(contains="Résultats du sondage")(e))
     counted = votes_counted_at_the_close(bot, events, votes)
-    print(f"seed {seed}: {counted} of 2 votes cast and read before the poll closed")
+    print(f"seed {seed}: {counted} of 2 votes cast before the poll closed")
     expected = f"{counted} votant" + ("s" if counted > 1 else "")
     assert re.search(f"^{expected}$", results["content"]["body"], re.MULTILINE), where
 
 
 def votes_counted_at_the_close(bot: BotProcess, events: list[Event], votes: list[str]) -> int:
-    """How many votes the result must count: cast by the poll's end and read before it closed.
+    """How many votes the result must count: those cast by the poll's end.
 
     Normally both. On a machine slow enough that the restarted bot shows the poll only after
-    its end, or reads a vote only after closing it, fewer: the bot's own records (when it
-    read each vote, when it closed the poll) say which, so the result is checked exactly.
+    its end, fewer. However late the bot reads a vote cast in time, it reads it before closing:
+    the close waits until what the homeserver held at the end is read.
     """
-    [(due_at, closed_at)] = stored(
-        bot, "SELECT due_at, done_at FROM scheduled_task WHERE key LIKE 'poll_close:%'"
-    )
-    read_at = dict(stored(bot, "SELECT event_id, handled_at FROM processed_event"))
+    [(due_at,)] = stored(bot, "SELECT due_at FROM scheduled_task WHERE key LIKE 'poll_close:%'")
     sent_at = {e["event_id"]: e["origin_server_ts"] for e in events if e["event_id"] in votes}
     end = datetime.fromisoformat(due_at).replace(tzinfo=UTC).timestamp() * 1000
-    return sum(1 for vote in votes if sent_at[vote] <= end and read_at[vote] < closed_at)
+    return sum(1 for vote in votes if sent_at[vote] <= end)
 
 
 # ---------------------------------------------------------------------- killed mid-send

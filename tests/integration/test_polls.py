@@ -1,13 +1,16 @@
 """Polls against a real Synapse: native votes, number-emoji reactions, closing on time or by
 `!clore`, a person's own client poll, votes cast while the bot was down, and bad input
-(a malformed `!clore` answered with its usage)."""
+(a malformed `!clore` answered with its usage), a vote cast in the poll's last seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from matrix_people import of_type, text
+from matrix_people import of_type, reply_to, text
 
 POLL_START = "org.matrix.msc3381.poll.start"
 POLL_RESPONSE = "org.matrix.msc3381.poll.response"
@@ -92,6 +95,40 @@ async def test_polls_native_and_emoji_votes_close_on_time(bot_room, make_person)
     end = await organiser.wait_for(room_id, of_type(POLL_END, sender=bot.user_id), after=last)
     assert end["content"]["m.relates_to"] == {"rel_type": "m.reference", "event_id": poll}
     assert "jeudi" in end["content"]["org.matrix.msc1767.text"]
+
+
+async def test_polls_a_vote_cast_in_the_last_seconds_is_counted(bot_room, make_person):
+    """The bot reads what the homeserver holds at a poll's end before counting: a vote that
+    reached the homeserver just before the end, while the bot was busy (here: suspended),
+    counts. Without that, the closing timer and the sync wake together and the timer wins."""
+    bot, organiser, room_id = bot_room
+    alice = await member(make_person, organiser, room_id, "alice")
+    bob = await member(make_person, organiser, room_id, "bob")
+    asked = await organiser.send_text(
+        room_id, "!sondage Pause ? ; oui ; non ; fin: dans 20 secondes"
+    )
+    start = await organiser.wait_for(room_id, of_type(POLL_START, sender=bot.user_id), after=asked)
+    poll = start["event_id"]
+    yes, no = (answer["id"] for answer in start["content"][POLL_START]["answers"])
+    await alice.send_event(room_id, POLL_RESPONSE, response(poll, yes))
+    fence = await alice.send_text(room_id, "!aide sondage")  # read in order: her vote first
+    await alice.wait_for(room_id, reply_to(bot.user_id, fence))
+    [(due_at,)] = stored(bot, "SELECT due_at FROM scheduled_task WHERE key = 'poll_close:S1'")
+    end = datetime.fromisoformat(due_at).replace(tzinfo=UTC).timestamp()
+
+    with bot.frozen():
+        last = await bob.send_event(room_id, POLL_RESPONSE, response(poll, no))
+        # The end must pass while the bot is suspended: a wait for the clock, not the bot.
+        await asyncio.sleep(max(0.0, end - time.time()) + 1)
+
+    results = await organiser.wait_for(
+        room_id, notice(bot.user_id, "Résultats du sondage S1"), timeout=60, after=last
+    )
+    body = results["content"]["body"]
+    assert "2 votants" in body, body
+    assert "1️⃣ oui — 1 vote (50 %)" in body and "2️⃣ non — 1 vote (50 %)" in body, body
+    cast = await bob.wait_for(room_id, lambda event: event.get("event_id") == last)
+    assert cast["origin_server_ts"] / 1000 < end  # cast before the end, truly
 
 
 async def test_polls_close_command_permissions_and_twice(bot_room, make_person):
