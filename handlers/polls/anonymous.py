@@ -116,9 +116,13 @@ class AnonymousBallots:
             N_("I sent you a ballot for poll {poll} in a direct message."), poll=poll.short_id
         )
 
-    async def on_direct_message(self, ctx: Context, text: str) -> bool:
-        """``S3 2`` in the person's direct room with the bot: their anonymous ballot. Whether
-        the message was one (then it is acknowledged, or answered with what is wrong)."""
+    async def on_direct_message(
+        self, ctx: Context, text: str, *, acknowledge: str | None = None
+    ) -> bool:
+        """``S3 2`` in the person's direct room with the bot: their anonymous ballot, which
+        replaces any earlier one. Whether the message was one (then it is acknowledged, or
+        answered with what is wrong). ``acknowledge``: the message the 🗳️ goes on when it is
+        not this event (an edited ballot: clients show reactions on the original)."""
         match = BALLOT.match(text.strip())
         if match is None:
             return False
@@ -144,7 +148,7 @@ class AnonymousBallots:
         PollRepository(ctx.session).put_anonymous_ballot(
             poll, voter_key=voter_key(secret, ctx.sender), selections=chosen
         )
-        ctx.react(BALLOT_RECEIVED)
+        ctx.react(BALLOT_RECEIVED, acknowledge)
         return True
 
 

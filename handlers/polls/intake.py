@@ -139,9 +139,14 @@ class PollIntake:
         self, ctx: Context, target_event_id: str, new_content: dict[str, Any]
     ) -> None:
         """An edited ballot reply or objection reason counts in its new form, from the edit's
-        time (a ballot that no longer reads is answered, and the previous one stands)."""
+        time (a ballot that no longer reads is answered, and the previous one stands); so does
+        an edited anonymous ballot in the bot's direct room."""
         body = new_content.get("body")
         if not isinstance(body, str):
+            return
+        if await self.anonymous.on_direct_message(
+            ctx, command_text(body), acknowledge=target_event_id
+        ):
             return
         repository = PollRepository(ctx.session)
         text = " ".join(command_text(body).split())[:MAX_REASON_LENGTH]

@@ -297,13 +297,16 @@ async def test_anonymous_poll_by_direct_message_keeps_no_voter_identity(
     )
     assert "!bulletin S1" in started["content"]["body"]
 
-    for person, choice in ((alice, "S1 2"), (bob, "S1 1"), (carol, "S1 1")):
+    for person, choice in ((alice, "S1 2"), (bob, "S1 5"), (carol, "S1 1")):
         asked = await person.send_text(room_id, "!bulletin S1")
         await person.wait_for(room_id, notice(bot.user_id, "message direct"), after=asked)
         direct = await person.wait_for_invite(timeout=30)
         await person.join(direct)
         await person.wait_for(direct, notice(bot.user_id, "Votre bulletin"), timeout=30)
         answered = await person.send_text(direct, choice)
+        if person is bob:  # a typo, answered; bob corrects his message
+            await person.wait_for(direct, notice(bot.user_id, "de 1 à 2"), after=answered)
+            await person.edit(direct, answered, "S1 1")
         await person.wait_for(direct, reaction_to(answered, "🗳️", sender=bot.user_id))
         if person is alice:  # alice changes her mind
             answered = await person.send_text(direct, "S1 1")

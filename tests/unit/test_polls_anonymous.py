@@ -113,6 +113,33 @@ async def test_anonymous_poll_cancelled_keeps_no_link(bot: Harness):
     assert "secret" not in (poll(bot).settings or {})
 
 
+async def test_an_edited_ballot_replaces_the_earlier_one_and_is_acknowledged_on_it(
+    bot: Harness,
+):
+    await bot.say(AUTHOR, "!sondage Qui ? ; Ana ; Bea ; anonyme: oui")
+    await bot.say("@bob:test", "!bulletin S1")
+    dm = "!dm-bob:test"
+    typo = bot.message("@bob:test", "S1 5")
+    [refused] = await bot.deliver(typo, room_id=dm)
+    assert "de 1 à 2" in refused["content"]["body"]
+    [acknowledged] = await bot.deliver(bot.edit("@bob:test", typo["event_id"], "S1 2"), room_id=dm)
+    assert acknowledged["content"]["m.relates_to"] == {
+        "rel_type": "m.annotation",
+        "event_id": typo["event_id"],  # where clients show it
+        "key": "🗳️",
+    }
+    # bob edits it once more: the new answer counts, the 🗳️ is not repeated
+    assert await bot.deliver(bot.edit("@bob:test", typo["event_id"], "S1 1"), room_id=dm) == []
+    # an edit that is no ballot, or in the public room, changes nothing
+    await bot.deliver(bot.edit("@bob:test", typo["event_id"], "merci !"), room_id=dm)
+    public = bot.message("@bob:test", "bonjour")
+    await bot.deliver(public)
+    await bot.deliver(bot.edit("@bob:test", public["event_id"], "S1 2"))
+
+    [results] = await bot.say(AUTHOR, "!clore S1")
+    assert "1️⃣ Ana — 1 vote (100 %)" in results and "1 votant" in results, results
+
+
 async def test_anonymous_ranked_poll_by_dm_and_public_replies_refused(bot: Harness):
     [notice] = await bot.say(
         AUTHOR, "!sondage Priorités ? ; jardin ; vélos ; four ; type: classement ; anonyme: oui"
