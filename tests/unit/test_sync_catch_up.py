@@ -7,20 +7,13 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from sync_answers import ROOM, batch
+
 from bot.matrix.sync import SYNC_TIMEOUT_MS, SYNC_TOKEN, SyncLoop
 from bot.runtime.timers import CATCH_UP_LIMIT_SECONDS, TaskKind, TaskRun, Timers
 from storage.state import StateRepository
 
-ROOM = "!r:test"
 VOTE = {"type": "org.matrix.msc3381.poll.response", "event_id": "$late-vote", "content": {}}
-
-
-def batch(token: str, events: list[dict[str, Any]]) -> SimpleNamespace:
-    timeline = SimpleNamespace(events=[SimpleNamespace(source=e) for e in events], limited=False)
-    room = SimpleNamespace(timeline=timeline)
-    return SimpleNamespace(
-        next_batch=token, rooms=SimpleNamespace(invite={}, join={ROOM: room}, leave={})
-    )
 
 
 class Homeserver:

@@ -5,19 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from sync_answers import batch
+
 from bot.matrix.sync import SYNC_TOKEN, SyncLoop
 from storage.state import StateRepository
 
-ROOM = "!r:test"
 VOTE = {"type": "org.matrix.msc3381.poll.response", "event_id": "$vote", "content": {}}
-
-
-def batch(token: str, events: list[dict[str, Any]]) -> SimpleNamespace:
-    timeline = SimpleNamespace(events=[SimpleNamespace(source=e) for e in events], limited=False)
-    room = SimpleNamespace(timeline=timeline)
-    return SimpleNamespace(
-        next_batch=token, rooms=SimpleNamespace(invite={}, join={ROOM: room}, leave={})
-    )
 
 
 class Homeserver:
