@@ -13,9 +13,10 @@ thousands of reminders pending weeks ahead, and a job each would cost memory and
 for nothing. A periodic job arms the next window from the database (index on status, due_at);
 a task planned beyond the window is just a row until the window reaches it.
 
-A kind that counts what people sent until its due time (a poll's closing) fires only once the
-bot has read what the homeserver held at that time (``catch_up``, the sync loop's): a vote cast
-in the last second, or while the bot was busy with a burst, is counted, not left unread.
+A kind that counts what people sent until its due time (a poll's closing, a room's digest)
+fires only once the bot has read what the homeserver held at that time (``catch_up``, the sync
+loop's): a vote or a proposal sent in the last second, or while the bot was busy with a burst,
+is counted, not left unread.
 
 Kinds that share a ``fire_together`` coroutine (the agenda's reminders) fire in one call when
 several of their tasks are due in the same room at the same moment: one message instead of a

@@ -189,6 +189,7 @@ def feature(services: Services) -> Feature:
                 fire=digest.fire,
                 describe_missed=digest.publisher.describe_missed,
                 grace=None,  # a digest missed during downtime is posted late, once
+                reads_first=True,  # a proposal sent before the due time is in it, however late
             ),
             TaskKind(
                 name=SHARED_TASK_KIND,

@@ -4,7 +4,7 @@ preview, publish once per week, the weekly task, settings changes, shared digest
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from harness import ROOM, Harness
@@ -89,6 +89,33 @@ async def test_digest_publish_posts_once_per_week_and_refuses_members(bot: Harne
     assert state["digest:!room:test:2026-W26"][0] == "pending"
     assert state["digest:!room:test:2026-W26"][1] == datetime(2026, 6, 29, 7, 0, tzinfo=UTC)
     assert state.get("digest:!room:test:2026-W25", ("cancelled",))[0] == "cancelled"
+
+
+async def test_a_proposal_sent_just_before_the_digest_but_read_after_is_in_it(bot: Harness):
+    await bot.say(MEMBER, "!résumé")
+    due = datetime(2026, 6, 22, 7, 0, tzinfo=UTC)
+    bot.clock.set(due - timedelta(seconds=1))
+    last_second = bot.message(MEMBER, "!proposition Un marché de nuit #culture")
+    bot.clock.set(due + timedelta(seconds=1))  # the bot was busy: not read by the due time
+    read_until: list[datetime] = []
+
+    async def sync_catch_up(moment: datetime, _limit: float) -> bool:
+        read_until.append(moment)
+        await bot.deliver(last_second)  # what the homeserver held at the due time
+        return True
+
+    bot.timers.catch_up = sync_catch_up  # the sync loop's, in the running bot
+    before = len(bot.sender.sent)
+    assert await bot.timers.fire_due() == 1
+    await bot.outbox.send_due()
+
+    assert read_until == [due]
+    [posted] = [
+        message
+        for message in room_messages(bot.sender.sent[before:])
+        if message["body"].startswith("Résumé hebdomadaire")
+    ]
+    assert "Un marché de nuit" in posted["body"] and "#culture" in posted["body"]
 
 
 async def test_digest_task_fires_posts_and_schedules_the_next_week(bot: Harness):
