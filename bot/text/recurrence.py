@@ -1,8 +1,10 @@
 """Repetition rules as people write them, and the occurrences they give on the room's clock.
 
-``parse_rule`` reads French and English phrases (« tous les mardis à 18h », « un mardi sur
-deux à 18h », « le premier jeudi du mois à 14h », « le 15 de chaque mois à 9h », « tous les
-jours ouvrés à 9h », ``every other Tuesday at 6pm``, ``first Thursday of the month at 2pm``…),
+``parse_rule`` reads French and English phrases (« tous les mardis à 18h », « tous les lundis
+et jeudis à 18h », « un mardi sur deux à 18h », « le premier jeudi du mois à 14h », « le 15 de
+chaque mois à 9h », « tous les jours ouvrés à 9h », ``every other Tuesday at 6pm``, ``first
+Thursday of the month at 2pm``…, and their other wordings: « toutes les semaines le mardi »,
+« tous les mois le 15 », ``weekly on Tuesday``, ``every month on the 15th``…),
 each optionally bounded by « à partir du <date> », « jusqu'au <date> » or « <N> fois »
 (``from``, ``until``, ``<N> times``). It returns a ``Series``: the ``Rule`` and the first
 occurrence. ``occurrences`` expands a rule with python-dateutil's rrule.
@@ -79,6 +81,8 @@ MSG_NO_OCCURRENCE = N_(
 MSG_EVERY_DAY = N_("every day at {time}")
 MSG_EVERY_WEEKDAY = N_("every weekday at {time}")
 MSG_WEEKLY = N_("every {weekday} at {time}")
+MSG_WEEKLY_DAYS = N_("every {weekdays} at {time}")
+MSG_AND = N_("{first} and {last}")
 MSG_WEEKLY_OTHER = N_("every other {weekday} at {time}")
 MSG_EVERY_N_WEEKS = N_("every {interval} weeks on {weekday} at {time}")
 MSG_MONTHLY_WEEKDAY = N_("the {ordinal} {weekday} of the month at {time}")
@@ -104,6 +108,7 @@ class Rule:
     clock: time
     interval: int = 1
     weekday: int | None = None  # 0 = Monday; weekly and monthly_weekday
+    more_days: tuple[int, ...] = ()  # weekly: its other days (« les lundis et jeudis »)
     ordinal: int | None = None  # 1..4, or -1 for the last; monthly_weekday
     monthday: int | None = None  # 1..28, or -1 for the last day; monthly_day
     until: date | None = None  # last day, inclusive, on the room's clock
@@ -115,9 +120,10 @@ class Rule:
         if self.interval != 1:
             parts.append(f"INTERVAL={self.interval}")
         if self.pattern == "weekly" and self.weekday is not None:
-            parts.append(f"BYDAY={RRULE_DAYS[self.weekday]}")
+            days = (self.weekday, *self.more_days)
+            parts.append("BYDAY=" + ",".join(RRULE_DAYS[day] for day in days))
         elif self.pattern == "weekdays":
-            parts.append("BYDAY=" + ",".join(RRULE_DAYS[:5]))
+            parts.append(f"BYDAY={_WORKING_DAYS}")
         elif self.pattern == "monthly_weekday" and self.weekday is not None:
             parts.append(f"BYDAY={self.ordinal}{RRULE_DAYS[self.weekday]}")
         elif self.pattern == "monthly_day":
@@ -142,10 +148,11 @@ class Rule:
         byday = fields.get("BYDAY", "")
         if fields["FREQ"] == "DAILY":
             rule = cls("daily", clock)
-        elif fields["FREQ"] == "WEEKLY" and "," in byday:
+        elif fields["FREQ"] == "WEEKLY" and byday == _WORKING_DAYS and interval == 1:
             rule = cls("weekdays", clock)
         elif fields["FREQ"] == "WEEKLY":
-            rule = cls("weekly", clock, weekday=RRULE_DAYS.index(byday))
+            first, *more = (RRULE_DAYS.index(day) for day in byday.split(","))
+            rule = cls("weekly", clock, weekday=first, more_days=tuple(more))
         elif "BYMONTHDAY" in fields:
             rule = cls("monthly_day", clock, monthday=int(fields["BYMONTHDAY"]))
         else:
@@ -154,6 +161,7 @@ class Rule:
         return replace(rule, interval=interval, until=until, count=count)
 
 
+_WORKING_DAYS = ",".join(RRULE_DAYS[:5])
 _FREQ = {
     "daily": "DAILY",
     "weekly": "WEEKLY",
@@ -256,6 +264,35 @@ _ORDINALS = {
     "dernier": -1, "last": -1,
 }  # fmt: skip
 _ORDINAL = "|".join(sorted(_ORDINALS, key=len, reverse=True))
+# Days of the week in a list: « lundis et jeudis », ``Monday, Wednesday and Friday``.
+_DAYS = rf"(?:{_WEEKDAY})s?(?:\s+(?:(?:et|and)\s+)?(?:(?:les|le|on)\s+)?(?:{_WEEKDAY})s?)*"
+_DAY_NAME = re.compile(rf"\b({_WEEKDAY})s?\b", re.ASCII)
+_EVERY_WEEK = r"(?:toutes\s+les\s+semaines|chaque\s+semaine|every\s+week|weekly)"
+_EVERY_OTHER_WEEK = (
+    r"(?:toutes\s+les\s+(?:deux|2)\s+semaines|tous\s+les\s+(?:quinze|15)\s+jours"
+    r"|every\s+(?:two|2|other)\s+weeks?|fortnightly|biweekly)"
+)
+_EVERY_MONTH = r"(?:tous\s+les\s+mois|chaque\s+mois|every\s+month|monthly)"
+_ON = r"\s+(?:le\s+|les\s+|on\s+the\s+|on\s+|the\s+)?"
+
+# Other wordings, rewritten into the forms below: « toutes les semaines le mardi » is « tous les
+# mardis », « tous les mois le 15 » is « le 15 de chaque mois »…
+_WORDINGS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.ASCII), replacement)
+    for pattern, replacement in (
+        (rf"^{_EVERY_WEEK}{_ON}(?=(?:{_WEEKDAY}))", "tous les "),
+        (rf"^{_EVERY_OTHER_WEEK}{_ON}(?P<day>{_WEEKDAY})s?\b", r"un \g<day> sur deux"),
+        (
+            rf"^{_EVERY_MONTH}{_ON}(?P<day>\d{{1,2}}(?:er|e|eme|st|nd|rd|th)?)\b",
+            r"le \g<day> de chaque mois",
+        ),
+        (
+            rf"^{_EVERY_MONTH}{_ON}(?P<ordinal>{_ORDINAL})\s+(?P<day>{_WEEKDAY})\b",
+            r"le \g<ordinal> \g<day> du mois",
+        ),
+        (rf"^{_EVERY_MONTH}{_ON}(?:dernier\s+jour|last\s+day)\b", "le dernier jour du mois"),
+    )
+)
 
 # Each form: (pattern over the normalised text, what it means). The time is what is left.
 _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -276,7 +313,7 @@ _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "biweekly",
         ),
         (
-            rf"^(?:tous\s+les|chaque|every|on|each)\s+(?P<weekday>{_WEEKDAY})s?\b"
+            rf"^(?:tous\s+les|chaque|every|on|each)\s+(?P<days>{_DAYS})\b"
             rf"|^(?P<weekday2>{_WEEKDAY})s\b",
             "weekly",
         ),
@@ -311,7 +348,8 @@ _BOUND = re.compile(_BOUND_WORDS, re.ASCII)
 _COUNT = re.compile(r"(?:,\s*)?\b(?P<count>\d{1,6})\s+(?:fois|times|occurrences?)\b", re.ASCII)
 _RULE_WORDS = re.compile(
     r"\b(?:tous|toutes|chaque|every|each|sur\s+deux|du\s+mois|de\s+chaque\s+mois|of\s+the\s+month"
-    r"|of\s+every\s+month|jours\s+ouvres|weekdays?|daily|fois|times)\b",
+    r"|of\s+every\s+month|jours\s+ouvres|weekdays?|daily|weekly|monthly|fortnightly|biweekly"
+    r"|fois|times)\b",
     re.ASCII,
 )
 
@@ -382,6 +420,8 @@ def _take_bounds(text: str, quoted: str) -> tuple[str, str | None, str | None]:
 
 def _read_form(text: str, quoted: str) -> Rule:
     """The rule part: which days, and the time left after them."""
+    for wording, replacement in _WORDINGS:
+        text = wording.sub(replacement, text, count=1)
     for pattern, name in _FORMS:
         match = pattern.search(text)
         if match is None:
@@ -395,6 +435,8 @@ def _read_form(text: str, quoted: str) -> Rule:
             return Rule("daily", clock)
         if name == "biweekly":
             return Rule("weekly", clock, interval=2, weekday=weekday)
+        if name == "weekly" and "days" in found:
+            return _weekly(found["days"], clock)
         if name == "weekly":
             return Rule("weekly", clock, weekday=weekday)
         if name == "monthly_weekday":
@@ -409,6 +451,15 @@ def _read_form(text: str, quoted: str) -> Rule:
             raise DateError(Message(MSG_MONTH_END, {"text": quoted, "day": day}))
         return Rule("monthly_day", clock, monthday=day)
     raise DateError(Message(MSG_NOT_UNDERSTOOD, {"text": quoted}))
+
+
+def _weekly(days_text: str, clock: time) -> Rule:
+    """« tous les lundis et jeudis »: every day named, each once, in the week's order (all five
+    working days are « tous les jours ouvrés »)."""
+    days = sorted({WEEKDAYS[name] for name in _DAY_NAME.findall(days_text)})
+    if days == list(range(5)):
+        return Rule("weekdays", clock)
+    return Rule("weekly", clock, weekday=days[0], more_days=tuple(days[1:]))
 
 
 def _read_time(text: str, quoted: str) -> time:
@@ -487,6 +538,13 @@ def _describe_days(rule: Rule, translator: Translator, language: str) -> str:
         return translator.render(MSG_EVERY_DAY, time=clock)
     if rule.pattern == "weekdays":
         return translator.render(MSG_EVERY_WEEKDAY, time=clock)
+    if rule.pattern == "weekly" and rule.more_days and rule.weekday is not None:
+        # (read from words every week: « un lundi et un jeudi sur deux » is not offered)
+        names = [_weekday_name(day, language) for day in (rule.weekday, *rule.more_days)]
+        if language == "fr":
+            names = [f"{name}s" for name in names]  # « tous les lundis et jeudis »
+        listed = translator.render(MSG_AND, first=", ".join(names[:-1]), last=names[-1])
+        return translator.render(MSG_WEEKLY_DAYS, weekdays=listed, time=clock)
     if rule.pattern == "weekly" and rule.interval == 1:
         return translator.render(MSG_WEEKLY, weekday=weekday, time=clock)
     if rule.pattern == "weekly" and rule.interval == 2:

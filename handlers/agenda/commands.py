@@ -380,9 +380,10 @@ def feature(services: Services) -> Feature:
             details=N_(
                 "People answer with a reaction on the announcement: ✅ going, 🤔 maybe, "
                 "❌ not going. Reminders ping those who answered ✅. Instead of a date, a rule "
-                "makes a recurring event: every Tuesday at 6pm, every other Tuesday, first "
-                "Thursday of the month, on the 15th of every month, every weekday; then from, "
-                "until or N times. Each meeting has its own reminders and answers."
+                "makes a recurring event: every Tuesday at 6pm, every Monday and Thursday, "
+                "every other Tuesday, first Thursday of the month, on the 15th of every month, "
+                "every weekday; then from, until or N times. Each meeting has its own reminders "
+                "and answers."
             ),
         ),
         Command(

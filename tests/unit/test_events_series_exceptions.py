@@ -184,7 +184,9 @@ async def test_ics_expanded_by_an_independent_library_gives_the_bots_schedule_fo
     await announce(bot, "!événement Point ; tous les jours ouvrés à 9h ; 40 fois")
     # a first meeting inside the spring gap: 02:30 does not exist on 28 March 2027
     await announce(bot, "!événement Nuit ; tous les dimanches à 2h30 ; à partir du 28 mars")
+    await announce(bot, "!événement Atelier ; tous les lundis et jeudis à 12h ; 30 fois")
     await bot.say(ORGANISER, "!annuler E1 le 30 juin")
+    await bot.say(ORGANISER, "!annuler E5 le 18 juin")
     await bot.say(ORGANISER, "!déplacer E1 le 14 juillet ; mercredi 15 juillet 18h30")
     await bot.say(ORGANISER, "!annuler E3 le 17 juin")
     await bot.say(ORGANISER, "!déplacer E2 le 26 mars ; jeudi 25 mars 2027 18h")
@@ -193,7 +195,7 @@ async def test_ics_expanded_by_an_independent_library_gives_the_bots_schedule_fo
     calendar = Calendar.from_ical(upload["data"])
     assert [str(tz["tzid"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Paris"]
     masters = [e for e in calendar.walk("VEVENT") if "rrule" in e]
-    assert len(masters) == 4
+    assert len(masters) == 5
     start, end = utc(2026, 6, 15, 8, 0), utc(2027, 6, 15, 8, 0)
     expanded: dict[str, list[datetime]] = {}
     for event in recurring_ical_events.of(calendar).between(start, end):
@@ -211,6 +213,7 @@ async def test_ics_expanded_by_an_independent_library_gives_the_bots_schedule_fo
             got = sorted(moment.astimezone(UTC) for moment in expanded[item.title])
             assert got == own, item.title
     assert len(expanded["Point"]) == 39  # 40 meetings, one cancelled
+    assert len(expanded["Atelier"]) == 29  # two a week, 30 meetings, one cancelled
     nights = sorted(moment.astimezone(UTC) for moment in expanded["Nuit"])
     assert nights[:2] == [utc(2027, 3, 28, 1, 30), utc(2027, 4, 4, 0, 30)]  # 03:30, then 02:30
     assert utc(2026, 7, 15, 16, 30) in [m.astimezone(UTC) for m in expanded["Réunion"]]

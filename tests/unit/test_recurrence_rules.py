@@ -111,6 +111,28 @@ TABLE = [
         ["2027-10-19 16:00", "2027-10-26 16:00", "2027-11-02 17:00"],
     ),
     ("le 15 de chaque mois à 9h à partir du 1er mars", ["2027-03-15 08:00", "2027-04-15 07:00"]),
+    # several days of the week
+    (
+        "tous les lundis et jeudis à 18h",
+        ["2026-12-07 17:00", "2026-12-10 17:00", "2026-12-14 17:00", "2026-12-17 17:00"],
+    ),
+    (
+        "every Monday, Wednesday and Friday at 9am",
+        ["2026-12-07 08:00", "2026-12-09 08:00", "2026-12-11 08:00", "2026-12-14 08:00"],
+    ),
+    (
+        "chaque semaine le lundi et le jeudi à 18h",
+        ["2026-12-07 17:00", "2026-12-10 17:00", "2026-12-14 17:00"],
+    ),
+    # the same rules in other words
+    ("toutes les semaines le mardi à 18h", ["2026-12-08 17:00", "2026-12-15 17:00"]),
+    ("weekly on Tuesdays at 6pm", ["2026-12-08 17:00", "2026-12-15 17:00"]),
+    ("tous les quinze jours le mardi à 18h", ["2026-12-08 17:00", "2026-12-22 17:00"]),
+    ("every two weeks on Tuesday at 6pm", ["2026-12-08 17:00", "2026-12-22 17:00"]),
+    ("tous les mois le 15 à 9h", ["2026-12-15 08:00", "2027-01-15 08:00"]),
+    ("every month on the 15th at 9am", ["2026-12-15 08:00", "2027-01-15 08:00"]),
+    ("tous les mois le premier jeudi à 14h", ["2027-01-07 13:00", "2027-02-04 13:00"]),
+    ("monthly on the last day at 6pm", ["2026-12-31 17:00", "2027-01-31 17:00"]),
 ]
 
 # phrase → every occurrence of a bounded rule
@@ -127,6 +149,10 @@ BOUNDED = [
     (
         "tous les mardis à 18h, à partir du 12 janvier, 2 fois",
         ["2027-01-12 17:00", "2027-01-19 17:00"],
+    ),
+    (
+        "tous les lundis et jeudis à 18h jusqu'au 20 décembre",
+        ["2026-12-07 17:00", "2026-12-10 17:00", "2026-12-14 17:00", "2026-12-17 17:00"],
     ),
     (
         "un mardi sur deux à 18h à partir du 20 mars jusqu'au 20 avril",
@@ -181,6 +207,21 @@ def test_occurrences_after_and_before_a_moment():
             "every other Tuesday at 6pm 10 times",
             "en",
             "every other Tuesday at 18:00, from Tuesday 8 December 2026, 10 times",
+        ),
+        (
+            "tous les lundis, mercredis et vendredis à 9h",
+            "fr",
+            "tous les lundis, mercredis et vendredis à 09:00, à partir du lundi 7 décembre 2026",
+        ),
+        (
+            "every Monday and Thursday at 6pm 4 times",
+            "en",
+            "every Monday and Thursday at 18:00, from Monday 7 December 2026, 4 times",
+        ),
+        (
+            "tous les lundis, mardis, mercredis, jeudis et vendredis à 9h",
+            "fr",
+            "tous les jours ouvrés à 09:00, à partir du lundi 7 décembre 2026",
         ),
         (
             "le premier jeudi du mois à 14h",
