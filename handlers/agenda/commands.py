@@ -42,7 +42,7 @@ from handlers.agenda.args import (
 from handlers.agenda.feed import FEED_KIND, CalendarFeed, Subscription
 from handlers.agenda.from_poll import draft_from_poll, poll_number
 from handlers.agenda.nudges import DEADLINE_NUDGE_KIND, DeadlineNudger, plan_deadline_nudge
-from handlers.agenda.reminders import Reminders
+from handlers.agenda.reminders import REMINDER_KINDS, Reminders, plan_item_reminders
 from handlers.agenda.view import AgendaView, read_agenda_format
 from storage.agenda import DEADLINE, EVENT, AgendaRepository
 from storage.agenda_models import AgendaItem
@@ -50,7 +50,6 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-REMINDER_KINDS = {EVENT: "event_reminder", DEADLINE: "deadline_reminder"}
 ANNOUNCE_PREFIX = "agenda:announce:"
 REMINDER_SENT_PREFIX = "task:reminder:"
 SHOWN_OCCURRENCES = 3  # the confirmation of a series names its next meetings
@@ -103,22 +102,7 @@ class Agenda:
                 created_at=now,
             )
         )
-        for reminder in planned:
-            ctx.timers.add(
-                ctx.session,
-                key=f"reminder:{label(item)}:{reminder.key_suffix}",
-                kind=REMINDER_KINDS[kind],
-                room_id=ctx.room_id,
-                due_at=reminder.due_at,
-                payload={
-                    "item_id": item.id,
-                    "label": label(item),
-                    "title": item.title,
-                    "offset_minutes": int(reminder.offset.total_seconds() // 60),
-                    "starts_at": item.starts_at.isoformat(),
-                    "timezone": item.timezone,
-                },
-            )
+        plan_item_reminders(ctx, item, planned)
         if kind == DEADLINE and ctx.room.nudges:  # rooms without nudges get no extra task
             plan_deadline_nudge(ctx, item, label(item), now)
         rendered = ctx.renderer.render(
@@ -429,11 +413,18 @@ def feature(services: Services) -> Feature:
         Command(
             name="déplacer",
             aliases=("move",),
-            handler=exceptions.move_meeting,
+            handler=exceptions.move,
             arguments=exceptions.read_move,
-            summary=N_("move one meeting of a recurring event (organisers or its author)"),
-            usage=N_("<id> <date of the meeting> ; <new date>"),
-            examples=(N_("move E12 December 15 ; Wednesday December 16 6pm"),),
+            summary=N_(
+                "move an event or a deadline, or one meeting of a recurring event (organisers "
+                "or its author)"
+            ),
+            usage=N_("<id> [<date of the meeting>] ; <new date>"),
+            examples=(
+                N_("move E3 ; Friday June 19 6pm"),
+                N_("move D2 ; July 15 11:59pm"),
+                N_("move E12 December 15 ; Wednesday December 16 6pm"),
+            ),
         ),
     ]
     reminders = Reminders(services)

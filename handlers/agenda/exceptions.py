@@ -1,5 +1,6 @@
 """One meeting of a recurring event cancelled or moved: `!annuler E12 le 15 décembre`,
-`!déplacer E12 le 15 décembre ; mercredi 16 décembre 18h`.
+`!déplacer E12 le 15 décembre ; mercredi 16 décembre 18h`. (`!déplacer E3 ; <date>` moves a
+one-off event or deadline: ``handlers.agenda.reschedule``.)
 
 A meeting is named by its date on the room's clock: its date now (a moved meeting by its new
 date), else its original date. Each change is stored as an exception of the series, announced
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from bot.runtime.context import Context
 from bot.runtime.messages import notice_content
@@ -21,7 +23,8 @@ from bot.text.errors import UserError
 from bot.text.i18n import N_
 from handlers.agenda import series
 from handlers.agenda.args import KINDS, label
-from storage.agenda import EVENT, AgendaRepository
+from handlers.agenda.reschedule import move_item
+from storage.agenda import AgendaRepository
 from storage.agenda_models import AgendaItem, OccurrenceException
 
 MOVED_PREFIX = "agenda:moved:"
@@ -29,12 +32,16 @@ SHOWN_NEXT = 3
 OCCURRENCE_PATTERN = re.compile(r"^\s*([A-Za-z])\s*-?\s*(\d{1,9})\b\s*(.*)$", re.DOTALL)
 
 MSG_MOVE_USAGE = N_(
-    "Give the event's ID, the date of the meeting to move and its new date, separated by “;”, "
-    "e.g. {example}"
+    "Give the ID and the new date, separated by “;”, e.g. {example}; for one meeting of a "
+    "recurring event, its date after the ID, e.g. {meeting}"
+)
+MSG_WHICH_MEETING = N_(
+    "{id} is a recurring event: say which meeting moves, by its date, e.g. {example}. "
+    "Its next meetings: {next}."
 )
 MSG_NOT_RECURRING = N_(
-    "{id} is not a recurring event: only a meeting of a series is cancelled or moved by its "
-    "date. To cancel {id}, write {example}."
+    "{id} is not a recurring event: only a meeting of a series is cancelled by its date. "
+    "To cancel {id}, write {example}."
 )
 MSG_NO_MEETING = N_("{id} has no meeting on {date}. Its next meetings: {next}.")
 MSG_TAKEN = N_("{id} already has a meeting at {when}. Choose another time, e.g. {example}.")
@@ -43,14 +50,32 @@ MSG_MOVED = N_(
     "answer on this message for this meeting: ✅ going, 🤔 maybe, ❌ not going."
 )
 MSG_ONLY_AUTHOR = N_("Only organisers or the person who announced {id} can change its meetings.")
+MSG_ONLY_AUTHOR_MOVE = N_("Only organisers or the person who announced {id} can move {id}.")
 
 
 @dataclass(frozen=True)
 class MeetingRef:
-    """`E12 le 15 décembre`: a series and the text naming one of its meetings."""
+    """`E12 le 15 décembre`: a series and the text naming one of its meetings (`D3`, `E3`
+    alone: a one-off item, or a series whose meeting is not named)."""
 
     number: int
     when_text: str
+    prefix: str = "E"
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """`!déplacer E3 ; vendredi 19 juin 18h`: what moves, and its new date as written (read
+    once the item is known: a date without a time keeps the item's time of day)."""
+
+    ref: MeetingRef
+    new_text: str
+
+    def new_start(self, ctx: Context, starts_at: datetime, tz: ZoneInfo) -> datetime:
+        kept = starts_at.astimezone(tz).time().replace(second=0, microsecond=0, tzinfo=None)
+        return parse_when(
+            self.new_text, now=ctx.clock.now(), tz=tz, language=ctx.language, default_time=kept
+        )
 
 
 def split_occurrence(text: str) -> tuple[str, int, str] | None:
@@ -61,50 +86,55 @@ def split_occurrence(text: str) -> tuple[str, int, str] | None:
     return match.group(1).upper(), int(match.group(2)), match.group(3).strip()
 
 
-def read_move(ctx: Context) -> tuple[MeetingRef, datetime]:
-    """`!déplacer` arguments: ``E12 le 15 décembre ; <nouvelle date>``."""
-    example = "!déplacer E12 le 15 décembre ; mercredi 16 décembre 18h"
+def read_move(ctx: Context) -> MoveRequest:
+    """`!déplacer` arguments: ``E3 ; <nouvelle date>``, ``D2 ; <nouvelle date>`` or, for a
+    meeting of a series, ``E12 le 15 décembre ; <nouvelle date>``."""
+    examples = {
+        "example": "!déplacer E3 ; vendredi 19 juin 18h",
+        "meeting": "!déplacer E12 le 15 décembre ; mercredi 16 décembre 18h",
+    }
     parts = [part.strip() for part in re.split(r"[;\n]", ctx.args, maxsplit=1)]
     if len(parts) != 2 or not parts[1]:
-        raise UserError(MSG_MOVE_USAGE, example=example)
+        raise UserError(MSG_MOVE_USAGE, **examples)
     parsed = split_occurrence(parts[0])
-    if parsed is None or parsed[0] != "E" or not parsed[2]:
-        raise UserError(MSG_MOVE_USAGE, example=example)
-    new_start = parse_when(parts[1], now=ctx.clock.now(), tz=ctx.room.tz, language=ctx.language)
-    return MeetingRef(parsed[1], parsed[2]), new_start
+    if parsed is None or parsed[0] not in KINDS:
+        raise UserError(MSG_MOVE_USAGE, **examples)
+    return MoveRequest(MeetingRef(parsed[1], parsed[2], prefix=parsed[0]), parts[1])
+
+
+def _active_item(ctx: Context, prefix: str, number: int) -> AgendaItem:
+    """The room's event (`E`) or deadline (`D`) of that number, if it is still on."""
+    item = AgendaRepository(ctx.session).get_in_room(number, ctx.room_id, KINDS[prefix])
+    if item is None or item.status != "active":
+        raise UserError(
+            "There is no {id} in this room. IDs here: {ids}.",
+            id=f"{prefix}{number}",
+            ids=_ids_here(ctx),
+        )
+    return item
 
 
 async def find_meeting(
     ctx: Context, number: int, when_text: str
 ) -> tuple[AgendaItem, series.Occurrence]:
     """The series and its meeting a command names; refusals say what exists."""
-    repository = AgendaRepository(ctx.session)
-    item = repository.get_in_room(number, ctx.room_id, KINDS["E"])
-    if item is None or item.status != "active":
-        raise UserError(
-            "There is no {id} in this room. IDs here: {ids}.", id=f"E{number}", ids=_ids_here(ctx)
-        )
+    item = _active_item(ctx, "E", number)
     if not item.recurrence:
         raise UserError(MSG_NOT_RECURRING, id=label(item), example=f"!annuler {label(item)}")
     if item.author != ctx.sender and not await ctx.is_organiser():
         raise UserError(MSG_ONLY_AUTHOR, id=label(item))
+    repository = AgendaRepository(ctx.session)
     now, tz = ctx.clock.now(), series.tz_of(item)
     day = parse_when(when_text, now=now, tz=tz, language=ctx.language, default_time=time(23, 59))
     assert item.id is not None
     exceptions = repository.exceptions(item.id)
     meeting = series.find_occurrence(item, exceptions, day, after=now)
     if meeting is None:
-        coming = [
-            format_when(occurrence.starts_at, tz=tz, language=ctx.language)
-            for occurrence, _ in zip(
-                series.schedule(item, exceptions, after=now), range(SHOWN_NEXT), strict=False
-            )
-        ]
         raise UserError(
             MSG_NO_MEETING,
             id=label(item),
             date=format_day(day.astimezone(tz).date(), language=ctx.language),
-            next=" ; ".join(coming) or ctx.t(N_("none planned")),
+            next=_next_meetings(ctx, item, exceptions),
         )
     return item, meeting
 
@@ -131,13 +161,37 @@ async def cancel_meeting(ctx: Context, number: int, when_text: str) -> None:
     )
 
 
-async def move_meeting(ctx: Context) -> None:
+async def move(ctx: Context) -> None:
+    """`!déplacer`: a one-off event or deadline to a new date, or one meeting of a series."""
+    request: MoveRequest = ctx.arguments
+    ref = request.ref
+    item = _active_item(ctx, ref.prefix, ref.number)
+    if not item.recurrence:
+        if item.author != ctx.sender and not await ctx.is_organiser():
+            raise UserError(MSG_ONLY_AUTHOR_MOVE, id=label(item))
+        new_start = request.new_start(ctx, item.starts_at, series.tz_of(item))
+        move_item(ctx, item, ref.when_text, new_start)
+        return
+    if not ref.when_text:
+        assert item.id is not None
+        exceptions = AgendaRepository(ctx.session).exceptions(item.id)
+        raise UserError(
+            MSG_WHICH_MEETING,
+            id=label(item),
+            example=f"!déplacer {label(item)} le 15 décembre ; mercredi 16 décembre 18h",
+            next=_next_meetings(ctx, item, exceptions),
+        )
+    await move_meeting(ctx, request)
+
+
+async def move_meeting(ctx: Context, request: MoveRequest) -> None:
     """`!déplacer E12 le 15 décembre ; mercredi 16 décembre 18h`: announced, with reminders
     and RSVPs for the meeting at its new time."""
-    ref, new_start = ctx.arguments
+    ref = request.ref
     item, meeting = await find_meeting(ctx, ref.number, ref.when_text)
     assert item.id is not None
     now, tz = ctx.clock.now(), series.tz_of(item)
+    new_start = request.new_start(ctx, meeting.starts_at, tz)
     repository = AgendaRepository(ctx.session)
     exceptions = repository.exceptions(item.id)
     taken = _meeting_at(item, exceptions, new_start, now)
@@ -185,8 +239,22 @@ def _meeting_at(
     return None
 
 
+def _next_meetings(ctx: Context, item: AgendaItem, exceptions: list[OccurrenceException]) -> str:
+    """The series' next meetings in words, for a refusal that must name a valid one."""
+    tz = series.tz_of(item)
+    coming = [
+        format_when(occurrence.starts_at, tz=tz, language=ctx.language)
+        for occurrence, _ in zip(
+            series.schedule(item, exceptions, after=ctx.clock.now()),
+            range(SHOWN_NEXT),
+            strict=False,
+        )
+    ]
+    return " ; ".join(coming) or ctx.t(N_("none planned"))
+
+
 def _ids_here(ctx: Context) -> str:
     items = AgendaRepository(ctx.session).list_upcoming(ctx.room_id, ctx.clock.now())
     if not items:
         return ctx.t(N_("none planned"))
-    return ", ".join(label(item) for item in items if item.kind == EVENT)
+    return ", ".join(label(item) for item in items)

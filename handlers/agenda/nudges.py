@@ -25,13 +25,17 @@ from storage.proposals import ProposalRepository
 DEADLINE_NUDGE_KIND = "deadline_nudge"
 
 
-def plan_deadline_nudge(ctx: Context, item: AgendaItem, label: str, now: datetime) -> None:
-    """Plan the deadline's nudge, if it is more than 24 hours away."""
+def plan_deadline_nudge(
+    ctx: Context, item: AgendaItem, label: str, now: datetime, *, stamp: str = ""
+) -> None:
+    """Plan the deadline's nudge, if it is more than 24 hours away (``stamp``: the new start
+    of a deadline moved, as for its reminders)."""
     if item.starts_at - NUDGE_BEFORE <= now:
         return
     ctx.timers.add(
         ctx.session,
-        key=f"reminder:{label}:nudge",
+        key=f"reminder:{label}:{stamp}nudge",
+        reopen=True,
         kind=DEADLINE_NUDGE_KIND,
         room_id=item.room_id,
         due_at=item.starts_at - NUDGE_BEFORE,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.runtime.context import Context
 from bot.runtime.kit import Services
 from bot.runtime.messages import MAX_EVENT_BYTES, content_bytes, ping_content
 from bot.runtime.room_settings import RoomView, resolve
@@ -24,12 +25,14 @@ from bot.runtime.timers import TaskRun
 from bot.text.dates import format_duration, format_offset, format_when
 from bot.text.recurrence import describe_days, utc
 from handlers.agenda import series
+from handlers.agenda.args import PlannedReminder, label
 from handlers.agenda.view import item_fields
-from storage.agenda import EVENT, AgendaRepository
+from storage.agenda import DEADLINE, EVENT, AgendaRepository
 from storage.agenda_models import AgendaItem
 from storage.models import ScheduledTask
 from storage.rooms import RoomSettingsRepository
 
+REMINDER_KINDS = {EVENT: "event_reminder", DEADLINE: "deadline_reminder"}
 MAX_MENTIONS = 50
 MAX_PER_MESSAGE = 20  # more than this at once reads as a wall: the rest follow in more messages
 
@@ -49,6 +52,31 @@ class Due:
     @property
     def start(self) -> datetime:
         return self.starts_at or self.item.starts_at
+
+
+def plan_item_reminders(
+    ctx: Context, item: AgendaItem, planned: list[PlannedReminder], *, stamp: str = ""
+) -> None:
+    """A one-off item's reminder timers: `reminder:E7:1d`; for an item moved, ``stamp`` is
+    its new start (`reminder:E7:20260619T1600:1d`), so a reminder sent for the old date is
+    sent again for the new one, and one planned for a date moved back to comes back."""
+    for reminder in planned:
+        ctx.timers.add(
+            ctx.session,
+            key=f"reminder:{label(item)}:{stamp}{reminder.key_suffix}",
+            kind=REMINDER_KINDS[item.kind],
+            room_id=item.room_id,
+            due_at=reminder.due_at,
+            payload={
+                "item_id": item.id,
+                "label": label(item),
+                "title": item.title,
+                "offset_minutes": int(reminder.offset.total_seconds() // 60),
+                "starts_at": item.starts_at.isoformat(),
+                "timezone": item.timezone,
+            },
+            reopen=True,
+        )
 
 
 class Reminders:

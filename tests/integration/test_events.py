@@ -1,7 +1,7 @@
 """Events and deadlines against a real Synapse and the real bot process: announcements with the
 date in words, refusals that store nothing, RSVPs by reaction, reminders that arrive once (even
-across a SIGKILL, one message for those due together) and never after a cancellation, and the
-agenda as an .ics file."""
+across a SIGKILL, one message for those due together) and never after a cancellation, an event
+and a deadline moved to a new date and reminded there, and the agenda as an .ics file."""
 
 from __future__ import annotations
 
@@ -185,6 +185,55 @@ async def test_events_reminder_survives_a_kill_arrives_once_and_not_when_cancell
     reminders = [e for e in member.events(room_id) if reminder("Point d'étape")(e)]
     assert len(reminders) == 1
     assert text(sender=bot.user_id)(sent)
+
+
+async def test_an_event_and_a_deadline_moved_are_reminded_at_their_new_date_only(
+    bot_room, make_person
+):
+    bot, organiser, room_id = bot_room
+    member = await add_member(organiser, make_person, room_id, "inscrite")
+    asked = await organiser.send_text(room_id, "!événement Atelier ; dans 3 heures ; rappels: 1min")
+    announcement = await organiser.wait_for(
+        room_id, notice_from(bot.user_id, "Atelier"), after=asked
+    )
+    event = announcement["content"]["body"].split("Événement ", 1)[1].split(" ", 1)[0]
+    await member.react(room_id, announcement["event_id"], "✅")
+    asked = await organiser.send_text(room_id, "!échéance Dépôt ; dans 3 heures ; rappels: 1min")
+    declared = await organiser.wait_for(room_id, notice_from(bot.user_id, "Dépôt"), after=asked)
+    deadline = declared["content"]["body"].split("Échéance ", 1)[1].split(" ", 1)[0]
+
+    # both brought forward to the same second: their reminders fall due together
+    at = (datetime.now(UTC) + timedelta(minutes=2)).astimezone(PARIS)
+    when = at.strftime("%d/%m/%Y %H:%M:%S")
+    for label, kind in ((event, "l'événement"), (deadline, "l'échéance")):
+        asked = await organiser.send_text(room_id, f"!déplacer {label} ; {when}")
+        moved = await member.wait_for(room_id, notice_from(bot.user_id, label), after=asked)
+        assert moved["content"]["body"].startswith(f"Nouvelle date pour {kind} {label}")
+        assert f"{at:%H:%M}" in moved["content"]["body"]
+    await bot.kill()  # the new reminders are in the database, not only in memory
+    bot.start()
+
+    def reminder(event: dict) -> bool:
+        content = event.get("content") or {}
+        return event.get("sender") == bot.user_id and content.get("msgtype") == "m.text"
+
+    sent = await member.wait_for(room_id, reminder, timeout=REMINDER_WAIT, after=asked)
+    body = sent["content"]["body"]
+    assert body.startswith("2 rappels :"), body
+    assert f"« Atelier » ({event}) commence dans 1 minute" in body
+    assert f"il reste 1 minute avant l'échéance « Dépôt » ({deadline})" in body
+    assert sent["content"]["m.mentions"] == {"user_ids": [member.user_id]}  # her ✅ stands
+    path = bot.directory / "data" / "concerto.db"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        tasks = dict(connection.execute("SELECT key, status FROM scheduled_task"))
+    # the reminders of the old date were dropped, those of the new one (named by it) sent
+    stamp = f":{at.astimezone(UTC):%Y%m%dT%H%M}:"
+    for label in (event, deadline):
+        mine = {k: v for k, v in tasks.items() if k.startswith(f"reminder:{label}:")}
+        assert sorted((stamp in key, status) for key, status in mine.items()) == [
+            (False, "cancelled"),
+            (True, "done"),
+        ], mine
 
 
 async def test_malformed_event_is_answered_with_what_was_wrong_and_the_usage(bot_room):

@@ -126,7 +126,7 @@ async def test_a_moved_meeting_can_be_moved_again_or_cancelled_by_its_new_date(b
         (ANA, "!annuler E1 le 16 juin", "Seuls les organisateurs ou la personne"),
         (ORGANISER, "!annuler E2 le 16 juin", "E2 n'est pas un événement récurrent"),
         (ORGANISER, "!annuler S1 le 16 juin", "Seule une réunion d'un événement récurrent"),
-        (ORGANISER, "!déplacer E1 le 16 juin", "Donnez l'identifiant de l'événement"),
+        (ORGANISER, "!déplacer E1 le 16 juin", "Donnez l'identifiant et la nouvelle date"),
         (ORGANISER, "!déplacer E1 le 16 juin ; mardi 23 juin 18h", "E1 a déjà une réunion"),
         (ORGANISER, "!déplacer E1 le 16 juin ; hier", "Je n'ai pas compris la date"),
     ],
