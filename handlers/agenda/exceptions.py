@@ -21,6 +21,7 @@ from bot.runtime.messages import notice_content
 from bot.text.dates import format_day, format_when, parse_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
+from bot.text.recurrence import utc
 from handlers.agenda import series
 from handlers.agenda.args import KINDS, label
 from handlers.agenda.reschedule import move_item
@@ -44,6 +45,9 @@ MSG_NOT_RECURRING = N_(
     "To cancel {id}, write {example}."
 )
 MSG_NO_MEETING = N_("{id} has no meeting on {date}. Its next meetings: {next}.")
+MSG_ALREADY_CANCELLED = N_(
+    "The meeting of {id} on {date} is already cancelled. Its next meetings: {next}."
+)
 MSG_TAKEN = N_("{id} already has a meeting at {when}. Choose another time, e.g. {example}.")
 MSG_MOVED = N_(
     "The meeting of {id} “{title}” on {old} moves to {new}. Reminders follow the new time; "
@@ -130,8 +134,13 @@ async def find_meeting(
     exceptions = repository.exceptions(item.id)
     meeting = series.find_occurrence(item, exceptions, day, after=now)
     if meeting is None:
+        cancelled = any(
+            change.status == "cancelled"
+            and utc(change.occurs_at).astimezone(tz).date() == day.astimezone(tz).date()
+            for change in exceptions
+        )
         raise UserError(
-            MSG_NO_MEETING,
+            MSG_ALREADY_CANCELLED if cancelled else MSG_NO_MEETING,
             id=label(item),
             date=format_day(day.astimezone(tz).date(), language=ctx.language),
             next=_next_meetings(ctx, item, exceptions),

@@ -71,6 +71,8 @@ async def test_cancel_one_meeting_skips_its_reminder_and_the_series_goes_on(bot,
         "mardi 23 juin 2026 à 18:00 (Europe/Paris)."
     ]
     assert reminders(bot) == [("reminder:E1:20260623T1600:1h", utc(2026, 6, 23, 15, 0))]
+    [again] = await bot.say(ORGANISER, "!annuler E1 le 16 juin")
+    assert again.startswith("La réunion de E1 du mardi 16 juin 2026 est déjà annulée."), again
     assert await fire_at(bot, clock, utc(2026, 6, 16, 15, 0)) == []
     (sent,) = await fire_at(bot, clock, utc(2026, 6, 23, 15, 0))
     assert "mardi 23 juin 2026 à 18:00" in sent["content"]["body"]
