@@ -105,7 +105,7 @@ class SyncLoop:
         # When the last handled sync was asked for: the events the homeserver held then are
         # all handled (``caught_up``).
         self._handled_as_of: datetime | None = None
-        self._progress = asyncio.Event()  # set, then replaced, after each handled sync
+        self._progress = asyncio.Event()  # set, then replaced, after each sync handled or failed
         self._hurry = asyncio.Event()  # someone waits in ``caught_up``: no long poll
         self._stopping = asyncio.Event()
         self._failures = 0
@@ -121,12 +121,13 @@ class SyncLoop:
     async def caught_up(self, moment: datetime, limit_seconds: float) -> bool:
         """Wait until a sync asked for at or after ``moment`` is handled, so that every event
         the homeserver held at that moment has been handled; False if that takes longer than
-        ``limit_seconds`` (the homeserver does not answer) or the bot is stopping."""
+        ``limit_seconds``, or at once if the last sync failed (the homeserver does not
+        answer) or the bot is stopping."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit_seconds
         while self._handled_as_of is None or self._handled_as_of < moment:
             remaining = deadline - loop.time()
-            if remaining <= 0 or self._stopping.is_set():
+            if remaining <= 0 or self._stopping.is_set() or self._failures:
                 return False
             progress = self._progress
             self._hurry.set()
@@ -170,8 +171,7 @@ class SyncLoop:
             first = False
             self.synced.set()
             self._handled_as_of = asked_at
-            self._progress.set()
-            self._progress = asyncio.Event()
+            self._tell_waiters()
 
     async def _filter_id(self) -> str | None:
         with self.database.session() as session:
@@ -227,8 +227,14 @@ class SyncLoop:
         self._failures = 0
         return response
 
+    def _tell_waiters(self) -> None:
+        """Wake those waiting in ``caught_up``: a sync was handled, or failed."""
+        self._progress.set()
+        self._progress = asyncio.Event()
+
     async def _backoff(self, error: Exception) -> None:
         self._failures += 1
+        self._tell_waiters()
         # Short cap: a bot has one homeserver, and people wait for it to catch up.
         delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(self._failures, 6))
         log.warning("homeserver problem (%s); retrying in %.1f s", error, delay)

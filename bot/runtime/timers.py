@@ -272,22 +272,24 @@ class Timers:
 
     # --- firing --------------------------------------------------------------------------
 
-    async def _read_first(self, tasks: list[ScheduledTask]) -> None:
+    async def _read_first(self, tasks: list[ScheduledTask]) -> bool:
         """For the kinds that read first: wait until what the homeserver held at their due
         time is handled (a poll's last votes), or fire on what is stored if it does not
-        answer within ``CATCH_UP_LIMIT_SECONDS``."""
+        answer within ``CATCH_UP_LIMIT_SECONDS``. False when it did not answer."""
         moments = [
             task.due_at
             for task in tasks
             if (kind := self.kinds.get(task.kind)) is not None and kind.reads_first
         ]
         if not moments or self.catch_up is None:
-            return
-        if not await self.catch_up(max(moments), CATCH_UP_LIMIT_SECONDS):
-            log.warning(
-                "the homeserver's latest events could not be read; firing on what is stored",
-                extra={"job": ",".join(task.key for task in tasks)},
-            )
+            return True
+        if await self.catch_up(max(moments), CATCH_UP_LIMIT_SECONDS):
+            return True
+        log.warning(
+            "the homeserver's latest events could not be read; firing on what is stored",
+            extra={"job": ",".join(task.key for task in tasks)},
+        )
+        return False
 
     async def _fire_group(self, task_ids: list[int], together: FireTogetherFn | None) -> None:
         """Fire tasks already due in one transaction that also marks them done.
@@ -329,9 +331,13 @@ class Timers:
         with self.database.session() as session:
             due = TaskRepository(session).list_pending(due_by=now)
         by_id = {task.id: task for task in due}
+        # One wait for an unanswering homeserver per pass, not one per task (a thousand
+        # rooms' digests fall due at once).
+        reachable = True
         for task_ids, together in self._groups(due):
             try:
-                await self._read_first([by_id[task_id] for task_id in task_ids])
+                if reachable:
+                    reachable = await self._read_first([by_id[task_id] for task_id in task_ids])
                 await self._fire_group(task_ids, together)
             except asyncio.CancelledError:
                 raise

@@ -9,6 +9,7 @@ from typing import Any
 
 from sync_answers import ROOM, batch
 
+from bot.matrix.errors import TransientError
 from bot.matrix.sync import SYNC_TIMEOUT_MS, SYNC_TOKEN, SyncLoop
 from bot.runtime.timers import CATCH_UP_LIMIT_SECONDS, TaskKind, TaskRun, Timers
 from storage.state import StateRepository
@@ -27,12 +28,15 @@ class Homeserver:
         self.holds: list[dict[str, Any]] = []  # events not yet given to the bot
         self.long_poll_waiting = asyncio.Event()
         self.answering = True
+        self.down = False  # refuses every sync at once, as when it is stopped
 
     async def upload_filter(self, _filter: dict[str, Any]) -> str:
         return "filter"
 
     async def sync(self, *, timeout_ms: int, **_options: Any) -> SimpleNamespace:
         self.asked.append(timeout_ms)
+        if self.down:
+            raise TransientError("connection refused")
         if timeout_ms or not self.answering:
             self.long_poll_waiting.set()
             await asyncio.Event().wait()  # until cancelled
@@ -107,6 +111,47 @@ async def test_an_unanswering_homeserver_gives_up_after_the_limit(sqlite_databas
 
     loop.stop()
     await task
+
+
+async def test_a_homeserver_known_down_is_not_waited_for(sqlite_database, clock):
+    homeserver, intake = Homeserver(), Intake()
+    loop, task = await running_loop(sqlite_database, clock, homeserver, intake)
+    await homeserver.long_poll_waiting.wait()
+    homeserver.down = True
+    clock.advance(timedelta(seconds=5))
+
+    async with asyncio.timeout(10):  # far less than the limit: the failed sync says it all
+        assert await loop.caught_up(clock.now(), 3600) is False
+    assert loop.failures > 0
+
+    loop.stop()
+    await task
+
+
+async def test_one_wait_per_pass_for_a_homeserver_that_does_not_answer(database, clock):
+    waits: list[object] = []
+
+    async def catch_up(moment, _limit: float) -> bool:
+        waits.append(moment)
+        return False
+
+    fired: list[str] = []
+
+    async def fire(run: TaskRun) -> None:
+        fired.append(run.task.room_id)
+
+    timers = Timers(database, clock)
+    timers.register(TaskKind("digest", fire, lambda task, _: "", reads_first=True))
+    timers.catch_up = catch_up
+    with database.session() as session:
+        for number in range(3):  # three rooms' digests due together
+            room = f"!room{number}:test"
+            timers.add(
+                session, key=f"digest:{room}", kind="digest", room_id=room, due_at=clock.now()
+            )
+
+    assert await timers.fire_due() == 3
+    assert len(waits) == 1 and len(fired) == 3
 
 
 async def test_only_kinds_that_read_first_wait_and_they_wait_for_their_due_time(database, clock):
