@@ -96,7 +96,10 @@ class Agenda:
                 ends_at=draft.ends_at,
                 place=draft.place,
                 link=draft.link,
-                reminders=", ".join(format_offset(r.offset, language="fr") for r in planned),
+                # every offset asked, past ones too: a move to a later date plans them again
+                reminders=", ".join(
+                    format_offset(offset, language="fr") for offset in draft.offsets
+                ),
                 timezone=ctx.room.timezone,
                 author=ctx.sender,
                 created_at=now,

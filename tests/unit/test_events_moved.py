@@ -104,6 +104,18 @@ async def test_a_deadline_pushed_back_keeps_its_time_and_reminds_again(bot: Harn
     assert "7 jours" in again and "mercredi 15 juillet 2026 à 23:59" in again, again
 
 
+async def test_a_reminder_past_at_the_announcement_comes_back_for_a_later_date(bot: Harness):
+    [announced] = await bot.say(ORGANISER, "!échéance Rendu ; jeudi 18 juin 18h ; rappels: 7j, 1j")
+    assert "Déjà passés, non programmés : 7j" in announced, announced
+
+    await bot.say(ORGANISER, "!déplacer D1 ; jeudi 2 juillet 18h")
+
+    assert pending(bot) == [
+        ("reminder:D1:20260702T1600:1d", utc(2026, 7, 1, 16, 0)),
+        ("reminder:D1:20260702T1600:7d", utc(2026, 6, 25, 16, 0)),
+    ]
+
+
 async def test_a_moved_event_is_still_reminded_after_a_restart(bot: Harness, clock):
     await bot.say(ORGANISER, "!événement Atelier ; jeudi 18 juin 18h ; rappels: 1h")
     await bot.say(ORGANISER, "!move E1 ; Saturday June 20 10am")
