@@ -87,24 +87,7 @@ class Agenda:
         now = ctx.clock.now()
         tz = ctx.room.tz
         planned, skipped = plan_reminders(draft.starts_at, draft.offsets, now=now, tz=tz)
-        item = AgendaRepository(ctx.session).add(
-            AgendaItem(
-                kind=kind,
-                room_id=ctx.room_id,
-                title=draft.title,
-                starts_at=draft.starts_at,
-                ends_at=draft.ends_at,
-                place=draft.place,
-                link=draft.link,
-                # every offset asked, past ones too: a move to a later date plans them again
-                reminders=", ".join(
-                    format_offset(offset, language="fr") for offset in draft.offsets
-                ),
-                timezone=ctx.room.timezone,
-                author=ctx.sender,
-                created_at=now,
-            )
-        )
+        item = _store_item(ctx, kind, draft, now)
         plan_item_reminders(ctx, item, planned)
         if kind == DEADLINE and ctx.room.nudges:  # rooms without nudges get no extra task
             plan_deadline_nudge(ctx, item, label(item), now)
@@ -121,24 +104,13 @@ class Agenda:
         """A recurring event: one row with its rule, and a timer for its next reminder only."""
         assert draft.series is not None
         now, tz, rule = ctx.clock.now(), ctx.room.tz, draft.series.rule
-        item = AgendaRepository(ctx.session).add(
-            AgendaItem(
-                kind=EVENT,
-                room_id=ctx.room_id,
-                title=draft.title,
-                starts_at=draft.starts_at,
-                ends_at=draft.ends_at,
-                place=draft.place,
-                link=draft.link,
-                reminders=", ".join(
-                    format_offset(offset, language="fr") for offset in draft.offsets
-                ),
-                timezone=ctx.room.timezone,
-                author=ctx.sender,
-                created_at=now,
-                recurrence=rule.rrule_text(),
-                last_at=last_occurrence(rule, draft.starts_at, tz),
-            )
+        item = _store_item(
+            ctx,
+            EVENT,
+            draft,
+            now,
+            recurrence=rule.rrule_text(),
+            last_at=last_occurrence(rule, draft.starts_at, tz),
         )
         series.arm(ctx.session, ctx.timers, item, after=(now, now))
         language = ctx.language
@@ -304,6 +276,29 @@ class Agenda:
                 title=item.title,
                 when=when,
             )
+
+
+def _store_item(
+    ctx: Context, kind: str, draft: Draft, now: datetime, **recurring: Any
+) -> AgendaItem:
+    """The announced item as stored, with every reminder offset asked, past ones too (a move
+    to a later date plans them again); ``recurring``: a series' rule and last meeting."""
+    return AgendaRepository(ctx.session).add(
+        AgendaItem(
+            kind=kind,
+            room_id=ctx.room_id,
+            title=draft.title,
+            starts_at=draft.starts_at,
+            ends_at=draft.ends_at,
+            place=draft.place,
+            link=draft.link,
+            reminders=", ".join(format_offset(offset, language="fr") for offset in draft.offsets),
+            timezone=ctx.room.timezone,
+            author=ctx.sender,
+            created_at=now,
+            **recurring,
+        )
+    )
 
 
 def ids_here(ctx: Context) -> str:
