@@ -36,6 +36,9 @@ MSG_MOVE_USAGE = N_(
     "Give the ID and the new date, separated by “;”, e.g. {example}; for one meeting of a "
     "recurring event, its date after the ID, e.g. {meeting}"
 )
+MSG_NOT_MOVABLE = N_(
+    "Only an event (E…) or a deadline (D…) can be moved, not {id}. For example: {example}"
+)
 MSG_WHICH_MEETING = N_(
     "{id} is a recurring event: say which meeting moves, by its date, e.g. {example}. "
     "Its next meetings: {next}."
@@ -101,8 +104,10 @@ def read_move(ctx: Context) -> MoveRequest:
     if len(parts) != 2 or not parts[1]:
         raise UserError(MSG_MOVE_USAGE, **examples)
     parsed = split_occurrence(parts[0])
-    if parsed is None or parsed[0] not in KINDS:
+    if parsed is None:
         raise UserError(MSG_MOVE_USAGE, **examples)
+    if parsed[0] not in KINDS:  # `S2`: a poll's end is not moved
+        raise UserError(MSG_NOT_MOVABLE, id=f"{parsed[0]}{parsed[1]}", **examples)
     return MoveRequest(MeetingRef(parsed[1], parsed[2], prefix=parsed[0]), parts[1])
 
 

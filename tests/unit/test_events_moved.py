@@ -135,6 +135,7 @@ async def test_a_moved_event_is_still_reminded_after_a_restart(bot: Harness, clo
         (ORGANISER, "!déplacer E9 ; vendredi 18h", "Il n'y a pas de E9 dans ce salon"),
         (ORGANISER, "!déplacer E2 ; mercredi 17 juin 18h", "E2 est un événement récurrent"),
         (ORGANISER, "!déplacer E1 vendredi 18h", "Donnez l'identifiant et la nouvelle date"),
+        (ORGANISER, "!déplacer S1 ; vendredi 18h", "Seuls un événement (E…) ou une échéance"),
     ],
 )
 async def test_moves_refused_with_what_was_wrong_change_nothing(
