@@ -178,6 +178,12 @@ def reminder_due(starts_at: datetime, offset: timedelta, tz: ZoneInfo) -> dateti
     return moment - rest
 
 
+def start_stamp(starts_at: datetime) -> str:
+    """How a reminder's key names the start it is for (UTC): ``20261208T1700``. A series'
+    keys always carry it, a moved one-off item's too (``reminder:E7:20261208T1700:1d``)."""
+    return starts_at.astimezone(UTC).strftime("%Y%m%dT%H%M")
+
+
 @dataclass(frozen=True)
 class PlannedReminder:
     offset: timedelta

@@ -17,7 +17,7 @@ from bot.runtime.messages import notice_content
 from bot.text.dates import format_day, format_when, parse_when
 from bot.text.errors import UserError
 from bot.text.i18n import N_
-from handlers.agenda.args import label, plan_reminders, read_offsets
+from handlers.agenda.args import label, plan_reminders, read_offsets, start_stamp
 from handlers.agenda.nudges import plan_deadline_nudge
 from handlers.agenda.reminders import plan_item_reminders
 from handlers.shared.occurrences import tz_of
@@ -84,7 +84,7 @@ def _plan_again(ctx: Context, item: AgendaItem, now: datetime) -> None:
     ctx.timers.cancel(ctx.session, f"reminder:{label(item)}:")
     offsets = read_offsets(item.reminders) if item.reminders else []
     planned, _past = plan_reminders(item.starts_at, offsets, now=now, tz=tz_of(item))
-    stamp = f"{item.starts_at:%Y%m%dT%H%M}:"
+    stamp = f"{start_stamp(item.starts_at)}:"
     plan_item_reminders(ctx, item, planned, stamp=stamp)
     if item.kind == DEADLINE and ctx.room.nudges:
         plan_deadline_nudge(ctx, item, label(item), now, stamp=stamp)

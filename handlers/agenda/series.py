@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from bot.runtime.timers import Timers
 from bot.text.dates import format_offset
-from handlers.agenda.args import PREFIXES, read_offsets, reminder_due
+from handlers.agenda.args import PREFIXES, read_offsets, reminder_due, start_stamp
 from handlers.shared.occurrences import (
     Occurrence,
     find_occurrence,
@@ -64,7 +64,7 @@ class NextReminder:
     offset: timedelta
 
     def key(self, item: AgendaItem) -> str:
-        start = self.occurrence.starts_at.strftime("%Y%m%dT%H%M")
+        start = start_stamp(self.occurrence.starts_at)
         return f"{key_prefix(item)}{start}:{format_offset(self.offset, language='en')}"
 
 
@@ -194,8 +194,9 @@ def arm_all(session: Session, timers: Timers, now: datetime) -> int:
 
 
 def armed_series(session: Session) -> set[str]:
-    """The key prefixes (``reminder:E7:``) of every series with a pending reminder (a series'
-    keys name the meeting, ``reminder:E7:20261208T1700:1d``; a one-off event's do not)."""
+    """The key prefixes (``reminder:E7:``) of the events whose pending reminder names its
+    start (``reminder:E7:20261208T1700:1d``): every armed series, and any one-off event moved
+    (harmless: only series are looked up here)."""
     return {
         key.rsplit(":", 2)[0] + ":"
         for key in TaskRepository(session).list_pending_keys(EVENT_REMINDER)
